@@ -1,0 +1,36 @@
+//! One module per command. [`run`] is the only dispatch, and the only place that turns
+//! errors into exit codes.
+
+pub mod edit;
+pub mod render;
+pub mod schema;
+pub mod validate;
+
+use std::process::ExitCode;
+
+use crate::cli::Command;
+use crate::env::Diagnostics;
+
+/// Exit code for an environment file with problems (usage errors, as clap uses).
+pub const EXIT_INVALID: u8 = 2;
+
+pub fn run(command: Command) -> ExitCode {
+    let result = match command {
+        Command::Validate(args) => validate::run(&args),
+        Command::Schema => schema::run(),
+        Command::Edit(args) => edit::run(&args),
+        Command::Render(args) => render::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // An invalid environment file prints its diagnostics, nothing else.
+            if let Some(diagnostics) = error.downcast_ref::<Diagnostics>() {
+                eprint!("{diagnostics}");
+                return ExitCode::from(EXIT_INVALID);
+            }
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

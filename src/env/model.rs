@@ -1,0 +1,454 @@
+//! The environment file's types. These are the one source of truth: serde parses the
+//! file with them, schemars turns them (and their doc comments) into
+//! `environments/schema.json`, and the renderer reads them.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::regions;
+
+/// One deployment of the application: a primary Region and one to ten secondary Regions
+/// sharing an Aurora MySQL Global Database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "deploy environment file")]
+pub struct Environment {
+    /// The application's name; the first part of every stack, cluster and function name.
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$"))]
+    pub application: String,
+
+    /// The environment's name (for example `prod`); the second part of every name.
+    /// `deploy destroy` asks you to type it when deletion protection is on.
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9]{0,11}$"))]
+    pub environment: String,
+
+    /// Where the application runs: the primary Region holds the writer, each secondary
+    /// serves local reads and forwards writes to the primary.
+    pub regions: Regions,
+
+    /// The Aurora MySQL Global Database shared by every Region.
+    pub database: Database,
+
+    /// The ingestion pipeline that runs in every Region.
+    #[serde(default)]
+    pub pipeline: Pipeline,
+
+    /// What `deploy destroy` and accidental deletes may remove.
+    #[serde(default)]
+    pub safety: Safety,
+
+    /// Tags put on every stack (CloudFormation passes them on to the resources).
+    #[serde(default)]
+    #[schemars(extend("maxProperties" = 40))]
+    pub tags: BTreeMap<String, String>,
+
+    /// Endpoints of local stand-ins for AWS (moto, cargo-lambda, MariaDB). Leave unset to
+    /// deploy to AWS itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<Endpoints>,
+}
+
+/// The primary Region and the secondaries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Regions {
+    /// The Region whose cluster takes writes when the environment is first deployed.
+    pub primary: RegionSettings,
+
+    /// One to ten Regions with read-only clusters that replicate from the primary (about a
+    /// second behind) and can be promoted if the primary Region fails.
+    #[schemars(length(min = 1, max = 10))]
+    pub secondary: Vec<RegionSettings>,
+}
+
+/// One Region of the global database and the application in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegionSettings {
+    /// The Region's code, for example `us-east-1`.
+    #[schemars(with = "regions::RegionCode")]
+    pub region: String,
+
+    /// The VPC that the database and the functions run in, for example `vpc-0a1b2c3d`.
+    #[schemars(regex(pattern = r"^vpc-([0-9a-f]{8}|[0-9a-f]{17})$"))]
+    pub vpc_id: String,
+
+    /// Private subnets for the database and the functions, in at least two Availability
+    /// Zones. When left out, `deploy up` discovers the VPC's subnets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 16), inner(regex(pattern = r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})$")))]
+    pub subnet_ids: Option<Vec<String>>,
+
+    /// The database instance class in this Region. Aurora global databases need a
+    /// memory-optimised class (`db.r*` or `db.x2g*`).
+    #[serde(default = "default_instance_class")]
+    #[schemars(regex(pattern = r"^db\.[a-z0-9]+\.[a-z0-9]+$"))]
+    pub instance_class: String,
+
+    /// How many database instances run in this Region (the writer or the first reader,
+    /// then readers).
+    #[serde(default = "default_instance_count")]
+    #[schemars(range(min = 1, max = 16))]
+    pub instance_count: u8,
+
+    /// Global write forwarding: lets the application write through this Region's cluster
+    /// while it is a secondary. Setting it on the primary too keeps forwarding working
+    /// after a switchover.
+    #[serde(default)]
+    pub write_forwarding: WriteForwarding,
+}
+
+/// Global write forwarding settings of one Region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WriteForwarding {
+    /// Forward writes made in this Region to the primary.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+
+    /// The read consistency each forwarding session asks for
+    /// (`aurora_replica_read_consistency`). `session` lets a session read its own writes.
+    #[serde(default)]
+    pub consistency: Consistency,
+}
+
+impl Default for WriteForwarding {
+    fn default() -> Self {
+        WriteForwarding {
+            enabled: true,
+            consistency: Consistency::default(),
+        }
+    }
+}
+
+/// Values of `aurora_replica_read_consistency`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Consistency {
+    /// Reads may not yet see writes forwarded from this session.
+    Eventual,
+    /// A session sees its own forwarded writes.
+    #[default]
+    Session,
+    /// Every session sees every committed write across the global database.
+    Global,
+}
+
+impl Consistency {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Consistency::Eventual => "eventual",
+            Consistency::Session => "session",
+            Consistency::Global => "global",
+        }
+    }
+}
+
+/// The Aurora MySQL Global Database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    /// The Aurora MySQL version, pinned in full, for example `8.0.mysql_aurora.3.08.2`.
+    /// Every Region runs the same version.
+    #[schemars(regex(pattern = r"^[0-9]+\.[0-9]+\.mysql_aurora\.[0-9]+\.[0-9]+\.[0-9]+$"))]
+    pub engine_version: String,
+
+    /// The schema that the application's tables live in.
+    #[serde(default = "default_database_name")]
+    #[schemars(regex(pattern = r"^[A-Za-z][A-Za-z0-9_]{0,63}$"))]
+    pub name: String,
+
+    /// The master user's name; its password is generated into a Secrets Manager secret
+    /// that is replicated to every Region and never appears in a template or log.
+    #[serde(default = "default_master_username")]
+    #[schemars(regex(pattern = r"^[A-Za-z][A-Za-z0-9_]{0,15}$"))]
+    pub master_username: String,
+
+    /// Days of automated backups kept in the primary Region.
+    #[serde(default = "default_backup_retention_days")]
+    #[schemars(range(min = 1, max = 35))]
+    pub backup_retention_days: u8,
+
+    /// Alarm in each secondary Region when replication lags behind the primary by more
+    /// than this many milliseconds (`AuroraGlobalDBReplicationLag`).
+    #[serde(default = "default_replication_lag_alarm_ms")]
+    #[schemars(range(min = 100, max = 3_600_000))]
+    pub replication_lag_alarm_ms: u32,
+}
+
+/// The review ingestion pipeline: S3 → Step Functions → Lambda → Aurora.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    /// Key prefix of files waiting to be ingested.
+    #[serde(default = "default_pending_prefix")]
+    #[schemars(regex(pattern = r"^([A-Za-z0-9!_.*'()-]+/)+$"))]
+    pub pending_prefix: String,
+
+    /// Key prefix that ingested files are moved to.
+    #[serde(default = "default_completed_prefix")]
+    #[schemars(regex(pattern = r"^([A-Za-z0-9!_.*'()-]+/)+$"))]
+    pub completed_prefix: String,
+
+    /// Key prefix that files are moved to, with a report, when they cannot be ingested.
+    #[serde(default = "default_failed_prefix")]
+    #[schemars(regex(pattern = r"^([A-Za-z0-9!_.*'()-]+/)+$"))]
+    pub failed_prefix: String,
+
+    /// Reviews written per multi-row INSERT (each batch is one short transaction).
+    #[serde(default = "default_batch_size")]
+    #[schemars(range(min = 1, max = 5000))]
+    pub batch_size: u32,
+
+    /// Files ingested at once in each Region (the Map state's `MaxConcurrency`). Keep it
+    /// small: a secondary's forwarded-write connections are few.
+    #[serde(default = "default_max_concurrency")]
+    #[schemars(range(min = 1, max = 100))]
+    pub max_concurrency: u32,
+
+    /// Files listed per loop of the state machine.
+    #[serde(default = "default_files_per_batch")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub files_per_batch: u32,
+
+    /// CPU architecture of the functions. `arm64` runs on Graviton and costs less.
+    #[serde(default)]
+    pub architecture: Architecture,
+
+    /// Memory of each function in MiB (CPU grows with it).
+    #[serde(default = "default_memory_mb")]
+    #[schemars(range(min = 128, max = 10240))]
+    pub memory_mb: u32,
+
+    /// Timeout of each function in seconds.
+    #[serde(default = "default_timeout_seconds")]
+    #[schemars(range(min = 10, max = 900))]
+    pub timeout_seconds: u32,
+
+    /// Days that function and state machine logs are kept.
+    #[serde(default = "default_log_retention_days")]
+    #[schemars(with = "LogRetentionDays")]
+    pub log_retention_days: u32,
+}
+
+impl Default for Pipeline {
+    fn default() -> Self {
+        Pipeline {
+            pending_prefix: default_pending_prefix(),
+            completed_prefix: default_completed_prefix(),
+            failed_prefix: default_failed_prefix(),
+            batch_size: default_batch_size(),
+            max_concurrency: default_max_concurrency(),
+            files_per_batch: default_files_per_batch(),
+            architecture: Architecture::default(),
+            memory_mb: default_memory_mb(),
+            timeout_seconds: default_timeout_seconds(),
+            log_retention_days: default_log_retention_days(),
+        }
+    }
+}
+
+/// CPU architecture of the Lambda functions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Architecture {
+    /// AWS Graviton (aarch64).
+    #[default]
+    Arm64,
+    /// Intel and AMD (x86-64).
+    X86_64,
+}
+
+impl Architecture {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Architecture::Arm64 => "arm64",
+            Architecture::X86_64 => "x86_64",
+        }
+    }
+}
+
+/// The retention periods that CloudWatch Logs accepts.
+pub const LOG_RETENTION_DAYS: [u32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+];
+
+/// Schema-only type: one of the retention periods CloudWatch Logs accepts.
+struct LogRetentionDays;
+
+impl JsonSchema for LogRetentionDays {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "LogRetentionDays".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "integer",
+            "enum": LOG_RETENTION_DAYS,
+            "description": "One of the retention periods CloudWatch Logs accepts."
+        })
+    }
+}
+
+/// Deletion safety.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Safety {
+    /// Turn on deletion protection for the database clusters. `deploy destroy` then asks
+    /// for the environment's name and needs `--force` to turn it off.
+    #[serde(default = "default_true")]
+    pub deletion_protection: bool,
+
+    /// What happens to the database clusters when their stack is deleted or a change
+    /// replaces them: `snapshot` takes a final snapshot, `retain` keeps the cluster,
+    /// `delete` drops it with its data.
+    #[serde(default)]
+    pub database_on_delete: DatabaseOnDelete,
+
+    /// What happens to the data buckets and the database secret when their stack is
+    /// deleted: `retain` keeps them, `delete` removes them (`deploy destroy` empties the
+    /// buckets first).
+    #[serde(default)]
+    pub data_on_delete: DataOnDelete,
+}
+
+impl Default for Safety {
+    fn default() -> Self {
+        Safety {
+            deletion_protection: true,
+            database_on_delete: DatabaseOnDelete::default(),
+            data_on_delete: DataOnDelete::default(),
+        }
+    }
+}
+
+/// What happens to a database cluster when CloudFormation deletes or replaces it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabaseOnDelete {
+    /// Take a final snapshot, then delete the cluster.
+    #[default]
+    Snapshot,
+    /// Keep the cluster (it leaves CloudFormation's control).
+    Retain,
+    /// Delete the cluster and its data.
+    Delete,
+}
+
+impl DatabaseOnDelete {
+    /// The CloudFormation `DeletionPolicy` value.
+    pub fn policy(self) -> &'static str {
+        match self {
+            DatabaseOnDelete::Snapshot => "Snapshot",
+            DatabaseOnDelete::Retain => "Retain",
+            DatabaseOnDelete::Delete => "Delete",
+        }
+    }
+}
+
+/// What happens to stored data (buckets, the secret) when CloudFormation deletes it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DataOnDelete {
+    /// Keep it.
+    #[default]
+    Retain,
+    /// Delete it.
+    Delete,
+}
+
+impl DataOnDelete {
+    /// The CloudFormation `DeletionPolicy` value.
+    pub fn policy(self) -> &'static str {
+        match self {
+            DataOnDelete::Retain => "Retain",
+            DataOnDelete::Delete => "Delete",
+        }
+    }
+}
+
+/// Endpoints of local stand-ins. Every AWS call goes to `aws`; nothing reaches AWS.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoints {
+    /// The endpoint that stands in for every AWS API (moto server), for example
+    /// `http://127.0.0.1:5000`.
+    #[schemars(regex(pattern = r"^https?://[^\s/]+(:[0-9]+)?/?$"))]
+    pub aws: String,
+
+    /// The Lambda invoke endpoint that runs the real functions (`cargo lambda watch`), for
+    /// example `http://127.0.0.1:9000`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^https?://[^\s/]+(:[0-9]+)?/?$"))]
+    pub lambda: Option<String>,
+
+    /// `HOST:PORT` of the MySQL-compatible server that stands in for every Region's
+    /// cluster (MariaDB), for example `127.0.0.1:3307`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9.-]+:[0-9]{1,5}$"))]
+    pub database: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_instance_class() -> String {
+    "db.r6g.large".into()
+}
+fn default_instance_count() -> u8 {
+    2
+}
+fn default_database_name() -> String {
+    "reviews_db".into()
+}
+fn default_master_username() -> String {
+    "admin".into()
+}
+fn default_backup_retention_days() -> u8 {
+    7
+}
+fn default_replication_lag_alarm_ms() -> u32 {
+    5_000
+}
+fn default_pending_prefix() -> String {
+    "book-reviews/reviews/".into()
+}
+fn default_completed_prefix() -> String {
+    "book-reviews/completed/".into()
+}
+fn default_failed_prefix() -> String {
+    "book-reviews/failed/".into()
+}
+fn default_batch_size() -> u32 {
+    500
+}
+fn default_max_concurrency() -> u32 {
+    5
+}
+fn default_files_per_batch() -> u32 {
+    100
+}
+fn default_memory_mb() -> u32 {
+    1024
+}
+fn default_timeout_seconds() -> u32 {
+    900
+}
+fn default_log_retention_days() -> u32 {
+    30
+}
+
+impl Environment {
+    /// Every Region, the primary first.
+    pub fn all_regions(&self) -> impl Iterator<Item = &RegionSettings> {
+        std::iter::once(&self.regions.primary).chain(self.regions.secondary.iter())
+    }
+
+    /// `<application>-<environment>`, the prefix of every name.
+    pub fn name_prefix(&self) -> String {
+        format!("{}-{}", self.application, self.environment)
+    }
+}

@@ -1,0 +1,1 @@
+//! The stack plan: which stacks, in which Regions, in what order.

@@ -1,0 +1,1 @@
+//! Rendering CloudFormation templates from a validated environment.
