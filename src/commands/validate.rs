@@ -5,11 +5,15 @@ use crate::env;
 
 pub fn run(args: &ValidateArgs) -> anyhow::Result<()> {
     let environment = env::load(&args.env)?;
-    eprintln!(
+    println!(
         "{}: valid ({} Regions: {})",
         args.env.display(),
         environment.all_regions().count(),
-        environment.all_regions().map(|r| r.region.as_str()).collect::<Vec<_>>().join(", ")
+        environment
+            .all_regions()
+            .map(|r| r.region.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     Ok(())
 }

@@ -78,7 +78,10 @@ pub struct RegionSettings {
     /// Private subnets for the database and the functions, in at least two Availability
     /// Zones. When left out, `deploy up` discovers the VPC's subnets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 2, max = 16), inner(regex(pattern = r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})$")))]
+    #[schemars(
+        length(min = 2, max = 16),
+        inner(regex(pattern = r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})$"))
+    )]
     pub subnet_ids: Option<Vec<String>>,
 
     /// The database instance class in this Region. Aurora global databases need a
@@ -272,8 +275,8 @@ impl Architecture {
 
 /// The retention periods that CloudWatch Logs accepts.
 pub const LOG_RETENTION_DAYS: [u32; 22] = [
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
-    2922, 3288, 3653,
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
 ];
 
 /// Schema-only type: one of the retention periods CloudWatch Logs accepts.

@@ -1,0 +1,333 @@
+//! `deploy validate`: every kind of bad environment file gets one precise message per
+//! problem, with file, line, column and field path, on stderr, and exit code 2.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+/// A small valid environment; each test breaks one thing in it. Line numbers matter.
+const BASE: &str = "\
+# yaml-language-server: $schema=./schema.json
+application: shop
+environment: prod
+regions:
+  primary:
+    region: us-east-1
+    vpc_id: vpc-0a1b2c3d
+  secondary:
+    - region: us-east-2
+      vpc_id: vpc-0b2c3d4e
+      write_forwarding:
+        consistency: session
+database:
+  engine_version: 8.0.mysql_aurora.3.08.2
+pipeline:
+  batch_size: 500
+  max_concurrency: 5
+";
+
+struct Outcome {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `deploy validate` on `text` saved as `env.yaml` in a temp dir.
+fn validate(text: &str) -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("env.yaml"), text).unwrap();
+    let output = Command::cargo_bin("deploy")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["validate", "env.yaml"])
+        .output()
+        .unwrap();
+    Outcome {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+/// BASE with `from` replaced by `to` (which must occur exactly once).
+fn base_with(from: &str, to: &str) -> String {
+    assert_eq!(
+        BASE.matches(from).count(),
+        1,
+        "{from:?} must occur once in BASE"
+    );
+    BASE.replace(from, to)
+}
+
+/// Asserts that validation fails with exactly `expected` on stderr and nothing on stdout.
+#[track_caller]
+fn assert_invalid(text: &str, expected: &str) {
+    let outcome = validate(text);
+    assert_eq!(outcome.stderr, expected);
+    assert_eq!(
+        outcome.stdout, "",
+        "nothing but the problems may be printed"
+    );
+    assert_eq!(outcome.code, 2);
+}
+
+#[test]
+fn a_valid_file_passes() {
+    let outcome = validate(BASE);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert_eq!(
+        outcome.stdout,
+        "env.yaml: valid (2 Regions: us-east-1, us-east-2)\n"
+    );
+}
+
+#[test]
+fn the_shipped_environments_are_valid() {
+    for file in ["environments/prod.yaml", "environments/local.yaml"] {
+        deploy::env::load(Path::new(file)).unwrap_or_else(|problems| panic!("{problems}"));
+    }
+}
+
+#[test]
+fn unknown_field_suggests_the_known_one() {
+    assert_invalid(
+        &base_with("    vpc_id: vpc-0a1b2c3d", "    vpc_id: vpc-0a1b2c3d\n    instance_clas: db.r6g.large"),
+        "env.yaml:8:5: regions.primary.instance_clas: unknown field `instance_clas`\n  hint: did you mean `instance_class`?\n",
+    );
+}
+
+#[test]
+fn unknown_field_without_a_near_match_lists_the_known_fields() {
+    assert_invalid(
+        &base_with("  max_concurrency: 5", "  max_concurrency: 5\n  colour: blue"),
+        "env.yaml:18:3: pipeline.colour: unknown field `colour`\n  hint: known fields: pending_prefix, completed_prefix, failed_prefix, batch_size, max_concurrency, files_per_batch, architecture, memory_mb, timeout_seconds, log_retention_days\n",
+    );
+}
+
+#[test]
+fn wrong_type() {
+    assert_invalid(
+        &base_with("batch_size: 500", "batch_size: lots"),
+        "env.yaml:16:15: pipeline.batch_size: expected an integer, found the text \"lots\"\n",
+    );
+    assert_invalid(
+        &base_with("      write_forwarding:\n        consistency: session", "      write_forwarding: yes please"),
+        "env.yaml:11:25: regions.secondary[0].write_forwarding: expected a mapping, found the text \"yes please\"\n",
+    );
+}
+
+#[test]
+fn missing_required_field() {
+    assert_invalid(
+        &base_with("      vpc_id: vpc-0b2c3d4e\n", ""),
+        "env.yaml:9:7: regions.secondary[0].vpc_id: required field is missing\n",
+    );
+}
+
+#[test]
+fn unknown_region_code() {
+    assert_invalid(
+        &base_with("region: us-east-2", "region: us-esat-2"),
+        "env.yaml:9:15: regions.secondary[0].region: unknown Region code `us-esat-2`\n  hint: did you mean `us-east-2`?\n",
+    );
+    assert_invalid(
+        &base_with("region: us-east-2", "region: mars-north-1"),
+        "env.yaml:9:15: regions.secondary[0].region: unknown Region code `mars-north-1`\n  hint: Region codes look like `us-east-1`; `deploy schema` lists them\n",
+    );
+}
+
+#[test]
+fn the_same_region_twice() {
+    let text = base_with(
+        "        consistency: session\n",
+        "        consistency: session\n    - region: eu-west-1\n      vpc_id: vpc-0c3d4e5f\n    - region: eu-west-1\n      vpc_id: vpc-0d4e5f60\n",
+    );
+    assert_invalid(
+        &text,
+        "env.yaml:15:15: regions.secondary[2].region: eu-west-1 is listed twice (also at regions.secondary[1].region)\n  hint: each Region holds at most one cluster of the global database\n",
+    );
+}
+
+#[test]
+fn primary_listed_as_a_secondary() {
+    assert_invalid(
+        &base_with("region: us-east-2", "region: us-east-1"),
+        "env.yaml:9:15: regions.secondary[0].region: us-east-1 is the primary Region; it cannot also be a secondary\n  hint: each Region holds at most one cluster of the global database\n",
+    );
+}
+
+#[test]
+fn regions_in_another_partition() {
+    assert_invalid(
+        &base_with("region: us-east-2", "region: us-gov-west-1"),
+        "env.yaml:9:15: regions.secondary[0].region: us-gov-west-1 is in the aws-us-gov partition but the primary us-east-1 is in aws; a global database cannot span partitions\n",
+    );
+}
+
+#[test]
+fn more_than_ten_secondaries() {
+    let regions = [
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-central-1",
+        "eu-north-1",
+        "ap-south-1",
+        "ap-northeast-1",
+        "sa-east-1",
+    ];
+    let secondaries: String = regions
+        .iter()
+        .map(|region| format!("    - region: {region}\n      vpc_id: vpc-0b2c3d4e\n"))
+        .collect();
+    let text = base_with(
+        "    - region: us-east-2\n      vpc_id: vpc-0b2c3d4e\n      write_forwarding:\n        consistency: session\n",
+        &secondaries,
+    );
+    assert_invalid(
+        &text,
+        "env.yaml:8:3: regions.secondary: a global database has at most 10 secondary Regions; found 11\n",
+    );
+}
+
+#[test]
+fn no_secondary_at_all() {
+    let text = base_with(
+        "    - region: us-east-2\n      vpc_id: vpc-0b2c3d4e\n      write_forwarding:\n        consistency: session\n",
+        "",
+    )
+    .replace("  secondary:\n", "  secondary: []\n");
+    assert_invalid(
+        &text,
+        "env.yaml:8:3: regions.secondary: a global database has at least 1 secondary Regions; found 0\n",
+    );
+}
+
+#[test]
+fn malformed_vpc_and_subnet_ids() {
+    assert_invalid(
+        &base_with("vpc_id: vpc-0b2c3d4e", "vpc_id: vpc-12\n      subnet_ids: [subnet-0a1b2c3d, subnet-zz]"),
+        "env.yaml:10:15: regions.secondary[0].vpc_id: `vpc-12` is not a VPC ID\n  hint: VPC IDs look like vpc-0a1b2c3d or vpc-0a1b2c3d4e5f60718 (8 or 17 hex digits)\n\
+         env.yaml:11:37: regions.secondary[0].subnet_ids[1]: `subnet-zz` is not a subnet ID\n  hint: subnet IDs look like subnet-0a1b2c3d or subnet-0a1b2c3d4e5f60718 (8 or 17 hex digits)\n",
+    );
+}
+
+#[test]
+fn a_single_subnet_is_not_enough() {
+    assert_invalid(
+        &base_with("vpc_id: vpc-0b2c3d4e", "vpc_id: vpc-0b2c3d4e\n      subnet_ids: [subnet-0a1b2c3d]"),
+        "env.yaml:11:7: regions.secondary[0].subnet_ids: subnet_ids needs at least 2 entries; found 1\n",
+    );
+}
+
+#[test]
+fn instance_class_not_memory_optimised() {
+    assert_invalid(
+        &base_with("vpc_id: vpc-0a1b2c3d", "vpc_id: vpc-0a1b2c3d\n    instance_class: db.t4g.medium"),
+        "env.yaml:8:21: regions.primary.instance_class: db.t4g.medium is not memory-optimised; Aurora global databases need a db.r* or db.x2g* instance class\n  hint: for example db.r6g.large (Graviton) or db.r7i.large\n",
+    );
+}
+
+#[test]
+fn engine_version_not_an_aurora_mysql_version() {
+    assert_invalid(
+        &base_with("8.0.mysql_aurora.3.08.2", "8.0.36"),
+        "env.yaml:14:19: database.engine_version: `8.0.36` is not an Aurora MySQL version\n  hint: give the full version, for example 8.0.mysql_aurora.3.08.2; `aws rds describe-db-engine-versions --engine aurora-mysql` lists them\n",
+    );
+    assert_invalid(
+        &base_with("8.0.mysql_aurora.3.08.2", "5.7.mysql_aurora.3.08.2"),
+        "env.yaml:14:19: database.engine_version: Aurora MySQL 3 is compatible with MySQL 8.0, so the version must start with 8.0, not 5.7\n",
+    );
+    assert_invalid(
+        &base_with("8.0.mysql_aurora.3.08.2", "5.7.mysql_aurora.2.07.9"),
+        "env.yaml:14:19: database.engine_version: 5.7.mysql_aurora.2.07.9 has no global write forwarding; it needs Aurora MySQL 2.08.1 or later\n  hint: upgrade the version, or turn write_forwarding off in every Region\n",
+    );
+}
+
+#[test]
+fn unknown_write_forwarding_consistency() {
+    assert_invalid(
+        &base_with("consistency: session", "consistency: sesion"),
+        "env.yaml:12:22: regions.secondary[0].write_forwarding.consistency: `sesion` is not one of: eventual, session, global\n  hint: did you mean `session`?\n",
+    );
+}
+
+#[test]
+fn batch_size_and_concurrency_out_of_range() {
+    let text = base_with("batch_size: 500", "batch_size: 0")
+        .replace("max_concurrency: 5", "max_concurrency: 1000");
+    assert_invalid(
+        &text,
+        "env.yaml:16:15: pipeline.batch_size: 0 is out of range: batch_size must be from 1 to 5000\n\
+         env.yaml:17:20: pipeline.max_concurrency: 1000 is out of range: max_concurrency must be from 1 to 100\n",
+    );
+}
+
+#[test]
+fn overlapping_prefixes() {
+    assert_invalid(
+        &base_with("  batch_size: 500", "  batch_size: 500\n  completed_prefix: book-reviews/reviews/done/"),
+        "env.yaml:17:21: pipeline.completed_prefix: book-reviews/reviews/done/ overlaps pending_prefix (book-reviews/reviews/); a moved file would be listed again\n  hint: give pending, completed and failed files separate prefixes\n",
+    );
+}
+
+#[test]
+fn not_yaml_at_all() {
+    assert_invalid(
+        "application: [shop\nenvironment: prod\n",
+        "env.yaml:2:12: not valid YAML: did not find expected ',' or ']', while parsing a flow sequence at line 1 column 14\n",
+    );
+    assert_invalid(
+        "Dear team, here are the settings.\n",
+        "env.yaml:1:1: expected a mapping of settings at the top of the file, found the text \"Dear team, here are the settings.\"\n",
+    );
+}
+
+#[test]
+fn an_empty_file() {
+    let expected = "env.yaml: the file is empty\n  hint: an environment needs at least application, environment, regions and database; see environments/prod.yaml\n";
+    assert_invalid("", expected);
+    assert_invalid(
+        "# yaml-language-server: $schema=./schema.json\n\n",
+        expected,
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once_in_file_order() {
+    let text = base_with("region: us-east-2", "region: us-east-1")
+        .replace("vpc_id: vpc-0a1b2c3d", "vpc_id: vpc-xyz")
+        .replace("batch_size: 500", "batch_size: -3");
+    let outcome = validate(&text);
+    assert_eq!(outcome.code, 2);
+    let lines: Vec<&str> = outcome
+        .stderr
+        .lines()
+        .filter(|line| !line.starts_with("  hint"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "env.yaml:7:13: regions.primary.vpc_id: `vpc-xyz` is not a VPC ID",
+            "env.yaml:9:15: regions.secondary[0].region: us-east-1 is the primary Region; it cannot also be a secondary",
+            "env.yaml:16:15: pipeline.batch_size: -3 is out of range: batch_size must be from 1 to 5000",
+        ]
+    );
+}
+
+#[test]
+fn a_missing_file() {
+    let output = Command::cargo_bin("deploy")
+        .unwrap()
+        .args(["validate", "no/such/file.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        "no/such/file.yaml: cannot read the file: No such file or directory (os error 2)\n"
+    );
+}
