@@ -22,7 +22,7 @@ pub enum Command {
     /// Check an environment file and report every problem with its line and field.
     Validate(ValidateArgs),
     /// Print the JSON Schema of the environment file.
-    Schema,
+    Schema(SchemaArgs),
     /// Edit an environment file in $EDITOR; it is saved only when it is valid.
     Edit(EditArgs),
     /// Render every stack's CloudFormation template and the deploy plan, offline.
@@ -33,6 +33,13 @@ pub enum Command {
 pub struct ValidateArgs {
     /// The environment file, for example environments/prod.yaml.
     pub env: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SchemaArgs {
+    /// Print the field reference as a Markdown table instead.
+    #[arg(long)]
+    pub markdown: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -17,7 +17,7 @@ pub const EXIT_INVALID: u8 = 2;
 pub fn run(command: Command) -> ExitCode {
     let result = match command {
         Command::Validate(args) => validate::run(&args),
-        Command::Schema => schema::run(),
+        Command::Schema(args) => schema::run(&args),
         Command::Edit(args) => edit::run(&args),
         Command::Render(args) => render::run(&args),
     };

@@ -1,8 +1,13 @@
-//! `deploy schema`: the environment file's JSON Schema.
+//! `deploy schema [--markdown]`: the environment file's JSON Schema, or its reference.
 
-use crate::env::schema_json;
+use crate::cli::SchemaArgs;
+use crate::env;
 
-pub fn run() -> anyhow::Result<()> {
-    print!("{}", schema_json());
+pub fn run(args: &SchemaArgs) -> anyhow::Result<()> {
+    if args.markdown {
+        print!("{}", env::reference_markdown());
+    } else {
+        print!("{}", env::schema_json());
+    }
     Ok(())
 }

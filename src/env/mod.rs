@@ -8,6 +8,7 @@
 mod diagnostics;
 pub mod locate;
 pub mod model;
+mod reference;
 pub mod regions;
 mod schema_check;
 mod semantic;
@@ -141,6 +142,11 @@ pub fn schema_json() -> String {
     let mut text = serde_json::to_string_pretty(schema_value()).expect("a schema serialises");
     text.push('\n');
     text
+}
+
+/// The environment file reference in Markdown (a table of every field), as in the README.
+pub fn reference_markdown() -> String {
+    reference::markdown(schema_value())
 }
 
 fn schema_value() -> &'static serde_json::Value {
