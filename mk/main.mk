@@ -18,3 +18,16 @@ test: tools ## run every test (installs what the tests need first)
 lint: ## rustfmt and clippy, as CI runs them
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+.PHONY: schema
+schema: build ## regenerate environments/schema.json from the Rust types
+	$(DEPLOY) schema > environments/schema.json
+
+.PHONY: docs
+docs: build ## regenerate the README's environment file reference from the schema
+	$(DEPLOY) schema --markdown > $(CARGO_TARGET_DIR)/reference.md
+	awk -v ref="$(CARGO_TARGET_DIR)/reference.md" ' \
+	  /^<!-- environment-reference:start/ { print; while ((getline line < ref) > 0) print line; skip = 1; next } \
+	  /^<!-- environment-reference:end/ { skip = 0 } \
+	  !skip { print }' README.md > README.md.new
+	mv README.md.new README.md
