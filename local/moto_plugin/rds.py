@@ -1,0 +1,684 @@
+"""RDS: the Aurora global database pieces moto 5.2.5 lacks.
+
+moto keeps global clusters in its us-east-1 backend whatever Region a call names
+(RDSResponse.global_backend); member clusters live in their own Region's backend and a
+GlobalCluster holds them in `members`. `DBCluster.is_writer` marks the primary.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from moto.core.common_models import CloudFormationModel
+from moto.moto_api._internal import mock_random
+from moto.rds import models as rds_models
+from moto.rds.exceptions import (
+    DBClusterNotFoundError,
+    InvalidDBClusterStateFault,
+    InvalidParameterCombination,
+    InvalidParameterValue,
+    RDSClientError,
+)
+from moto.rds.models import DBCluster, DBInstance, GlobalCluster, rds_backends
+from moto.rds.responses import RDSResponse
+
+from .util import cfn_bool, cfn_int, name_of
+
+# Where moto keeps every global cluster (see RDSResponse.global_backend).
+GLOBAL_REGION = "us-east-1"
+
+
+class GlobalClusterNotFoundFault(RDSClientError):
+    def __init__(self, identifier: str):
+        super().__init__(
+            "GlobalClusterNotFoundFault", f"Global cluster {identifier} not found."
+        )
+
+
+def _backends(account_id: str) -> dict[str, Any]:
+    accounts = rds_backends[account_id]
+    # Iterating the dict yields only the Regions already in use (no backend is created).
+    return {region: accounts[region] for region in list(dict.keys(accounts))}
+
+
+def find_global_cluster(account_id: str, identifier: str) -> GlobalCluster:
+    """By identifier or ARN, in whichever Region's backend holds it."""
+    wanted = identifier.lower()
+    for backend in _backends(account_id).values():
+        for global_cluster in backend.global_clusters.values():
+            if wanted in (
+                global_cluster.global_cluster_identifier,
+                global_cluster.global_cluster_arn.lower(),
+            ):
+                return global_cluster
+    raise GlobalClusterNotFoundFault(identifier)
+
+
+def global_cluster_of(cluster: DBCluster) -> GlobalCluster | None:
+    for backend in _backends(cluster.account_id).values():
+        for global_cluster in backend.global_clusters.values():
+            if any(member is cluster for member in global_cluster.members):
+                return global_cluster
+    return None
+
+
+def find_member(global_cluster: GlobalCluster, identifier: str) -> DBCluster:
+    """A member by ARN (what AWS expects) or, leniently, by cluster identifier."""
+    wanted = identifier.lower()
+    for member in global_cluster.members:
+        if wanted in (member.db_cluster_arn.lower(), member.db_cluster_identifier):
+            return member
+    raise DBClusterNotFoundError(
+        identifier,
+        f"The cluster {identifier} is not a member of global cluster "
+        f"{global_cluster.global_cluster_identifier}.",
+    )
+
+
+def detach(global_cluster: GlobalCluster, cluster: DBCluster) -> None:
+    """Take `cluster` out of `global_cluster`; it becomes a standalone writer, as on AWS."""
+    if cluster.is_writer and len(global_cluster.members) > 1:
+        raise InvalidParameterValue(
+            f"The cluster {cluster.db_cluster_identifier} is the primary of global cluster "
+            f"{global_cluster.global_cluster_identifier}; remove its secondary clusters first."
+        )
+    global_cluster.members.remove(cluster)
+    cluster.global_cluster_identifier = None
+    cluster.is_writer = False
+
+
+# --- Global clusters: switchover, failover, remove ------------------------------------
+
+
+def _change_writer(
+    global_cluster: GlobalCluster,
+    target_identifier: str,
+    *,
+    status: str,
+    allow_data_loss: bool,
+) -> GlobalCluster:
+    target = find_member(global_cluster, target_identifier)
+    current = next((m for m in global_cluster.members if m.is_writer), None)
+    if target is current:
+        raise InvalidParameterValue(
+            f"The cluster {target.db_cluster_arn} is already the primary cluster of "
+            f"global cluster {global_cluster.global_cluster_identifier}."
+        )
+    if current is not None:
+        current.is_writer = False
+    target.is_writer = True
+    # Put the writer first, as DescribeGlobalClusters does after a switchover.
+    global_cluster.members.remove(target)
+    global_cluster.members.insert(0, target)
+
+    # moto finishes at once; the answer to the call itself still shows the operation in
+    # progress (as AWS does) while every later Describe shows it settled.
+    answer = copy.copy(global_cluster)
+    answer.members = list(global_cluster.members)
+    answer.status = status
+    answer.failover_state = {
+        "Status": "pending",
+        "FromDbClusterArn": current.db_cluster_arn if current else None,
+        "ToDbClusterArn": target.db_cluster_arn,
+        "IsDataLossAllowed": allow_data_loss,
+    }
+    return answer
+
+
+def switchover_global_cluster(self: RDSResponse) -> Any:
+    from moto.core.responses import ActionResult
+
+    params = self.params
+    global_cluster = find_global_cluster(
+        self.current_account, params["GlobalClusterIdentifier"]
+    )
+    answer = _change_writer(
+        global_cluster,
+        params["TargetDbClusterIdentifier"],
+        status="switching-over",
+        allow_data_loss=False,
+    )
+    return ActionResult({"GlobalCluster": answer})
+
+
+def failover_global_cluster(self: RDSResponse) -> Any:
+    from moto.core.responses import ActionResult
+
+    params = self.params
+    allow_data_loss = cfn_bool(params.get("AllowDataLoss"))
+    switchover = cfn_bool(params.get("Switchover"))
+    if allow_data_loss and switchover:
+        raise InvalidParameterCombination(
+            "AllowDataLoss and Switchover can't be specified together."
+        )
+    global_cluster = find_global_cluster(
+        self.current_account, params["GlobalClusterIdentifier"]
+    )
+    # Without AllowDataLoss, FailoverGlobalCluster is a switchover (AWS API reference).
+    answer = _change_writer(
+        global_cluster,
+        params["TargetDbClusterIdentifier"],
+        status="failing-over" if allow_data_loss else "switching-over",
+        allow_data_loss=allow_data_loss,
+    )
+    return ActionResult({"GlobalCluster": answer})
+
+
+def remove_from_global_cluster(self: RDSResponse) -> Any:
+    from moto.core.responses import ActionResult
+
+    params = self.params
+    global_cluster = find_global_cluster(
+        self.current_account, params["GlobalClusterIdentifier"]
+    )
+    cluster = find_member(global_cluster, params["DbClusterIdentifier"])
+    detach(global_cluster, cluster)
+    return ActionResult({"GlobalCluster": global_cluster})
+
+
+def backend_remove_from_global_cluster(
+    self: Any, global_cluster_identifier: str, db_cluster_identifier: str
+) -> GlobalCluster:
+    global_cluster = find_global_cluster(self.account_id, global_cluster_identifier)
+    detach(global_cluster, find_member(global_cluster, db_cluster_identifier))
+    return global_cluster
+
+
+_moto_delete_db_cluster = rds_models.RDSBackend.delete_db_cluster
+
+
+def delete_db_cluster(
+    self: Any, cluster_identifier: str, snapshot_name: str | None = None
+) -> DBCluster:
+    # moto only looks for the global cluster in the deleting Region's backend, so a member
+    # outside us-east-1 stayed listed after its deletion. Leave it first, wherever it is.
+    cluster = self.clusters.get(cluster_identifier)
+    if cluster is not None and not cluster.deletion_protection and not cluster.members:
+        global_cluster = global_cluster_of(cluster)
+        if global_cluster is not None:
+            detach(global_cluster, cluster)
+    return _moto_delete_db_cluster(self, cluster_identifier, snapshot_name)
+
+
+# --- Write forwarding, as DescribeDBClusters and DescribeGlobalClusters report it ------
+
+
+def _forwarding_status(cluster: DBCluster) -> str | None:
+    if cluster.engine not in ("aurora-mysql", "aurora-postgresql"):
+        return None
+    if global_cluster_of(cluster) is None:
+        return None
+    # Forwarding works on secondaries; a primary keeps the request so that forwarding
+    # resumes when it becomes a secondary after a switchover.
+    if cluster.global_write_forwarding_requested and not cluster.is_writer:
+        return "enabled"
+    return "disabled"
+
+
+def _get_forwarding_requested(self: DBCluster) -> bool | None:
+    return getattr(self, "_global_write_forwarding_requested", None)
+
+
+def _set_forwarding_requested(self: DBCluster, value: Any) -> None:
+    self._global_write_forwarding_requested = cfn_bool(value)
+
+
+def _global_cluster_members(self: GlobalCluster) -> list[dict[str, Any]]:
+    writer = next((m for m in self.members if m.is_writer), None)
+    members = []
+    for member in self.members:
+        entry: dict[str, Any] = {
+            "DBClusterArn": member.db_cluster_arn,
+            "IsWriter": member is writer,
+            "Readers": [m.db_cluster_arn for m in self.members if m is not writer]
+            if member is writer
+            else [],
+        }
+        if member is not writer:
+            entry["GlobalWriteForwardingStatus"] = _forwarding_status(member) or "disabled"
+            entry["SynchronizationStatus"] = "connected"
+        members.append(entry)
+    return members
+
+
+# --- CloudFormation resource types -------------------------------------------------------
+
+
+def _validate_kms_key(backend: Any, kms_key_id: str) -> str:
+    # Raises KMSKeyNotAccessibleFault for a key of another Region, as AWS does for a
+    # secondary given its primary's key.
+    return backend._validate_kms_key(kms_key_id)
+
+
+class CfnGlobalCluster(CloudFormationModel):
+    """AWS::RDS::GlobalCluster. Ref: the global cluster identifier."""
+
+    __module__ = "moto.rds.models"
+
+    def __init__(self, account_id: str, identifier: str):
+        self.account_id = account_id
+        self.identifier = identifier
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "GlobalClusterIdentifier"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::RDS::GlobalCluster"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.identifier
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("GlobalEndpoint.Address", "GlobalClusterArn")
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        global_cluster = find_global_cluster(self.account_id, self.identifier)
+        if attribute_name == "GlobalEndpoint.Address":
+            return global_cluster.endpoint
+        if attribute_name == "GlobalClusterArn":
+            return global_cluster.global_cluster_arn
+        raise UnformattedGetAttTemplateException()
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> CfnGlobalCluster:
+        props = cloudformation_json["Properties"]
+        backend = rds_backends[account_id][GLOBAL_REGION]
+        source = props.get("SourceDBClusterIdentifier")
+        if source and not source.startswith("arn:"):
+            source = rds_backends[account_id][region_name].clusters[source].db_cluster_arn
+        global_cluster = backend.create_global_cluster(
+            global_cluster_identifier=resource_name,
+            source_db_cluster_identifier=source,
+            engine=None if source else props.get("Engine"),
+            engine_version=None if source else props.get("EngineVersion"),
+            storage_encrypted=cfn_bool(props.get("StorageEncrypted")),
+            deletion_protection=cfn_bool(props.get("DeletionProtection")),
+        )
+        return cls(account_id, global_cluster.global_cluster_identifier)
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        original_resource: CfnGlobalCluster,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> CfnGlobalCluster:
+        props = cloudformation_json["Properties"]
+        global_cluster = find_global_cluster(account_id, original_resource.identifier)
+        if "DeletionProtection" in props:
+            global_cluster.deletion_protection = cfn_bool(props["DeletionProtection"])
+        if props.get("EngineVersion"):
+            # A major version upgrade goes through the global cluster (DESIGN §8).
+            global_cluster.engine_version = props["EngineVersion"]
+            for member in global_cluster.members:
+                member.engine_version = props["EngineVersion"]
+        return original_resource
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        global_cluster = find_global_cluster(account_id, self.identifier)
+        for backend in _backends(account_id).values():
+            if global_cluster.global_cluster_identifier in backend.global_clusters:
+                backend.delete_global_cluster(global_cluster.global_cluster_identifier)
+                return
+
+    def is_created(self) -> bool:
+        return True
+
+
+# Properties that AWS::RDS::DBCluster can change without replacing the cluster,
+# mapped to moto's DBCluster attribute names.
+_CLUSTER_MUTABLE = {
+    "BackupRetentionPeriod": ("backup_retention_period", cfn_int),
+    "DeletionProtection": ("deletion_protection", cfn_bool),
+    "EnableGlobalWriteForwarding": ("enable_global_write_forwarding", cfn_bool),
+    "EngineVersion": ("engine_version", str),
+    "PreferredBackupWindow": ("preferred_backup_window", str),
+    "PreferredMaintenanceWindow": ("preferred_maintenance_window", str),
+    "VpcSecurityGroupIds": ("vpc_security_group_ids", list),
+    "Port": ("port", cfn_int),
+    "CopyTagsToSnapshot": ("copy_tags_to_snapshot", cfn_bool),
+    "EnableIAMDatabaseAuthentication": ("iam_auth", cfn_bool),
+    "Tags": ("tags", list),
+}
+# Changing any of these replaces the cluster (CloudFormation's "Update requires: Replacement").
+_CLUSTER_REPLACING = (
+    "DBClusterIdentifier",
+    "Engine",
+    "DatabaseName",
+    "DBSubnetGroupName",
+    "KmsKeyId",
+    "StorageEncrypted",
+    "SourceRegion",
+    "MasterUsername",
+)
+
+
+class CfnDBCluster(CloudFormationModel):
+    """AWS::RDS::DBCluster, also as a secondary of a global cluster in another Region.
+
+    Ref: the cluster identifier. GetAtt: Endpoint.Address, Endpoint.Port,
+    ReadEndpoint.Address, DBClusterArn, DBClusterResourceId.
+    """
+
+    __module__ = "moto.rds.models"
+
+    def __init__(
+        self,
+        account_id: str,
+        region_name: str,
+        identifier: str,
+        properties: dict[str, Any],
+        deletion_policy: str,
+    ):
+        self.account_id = account_id
+        self.region_name = region_name
+        self.identifier = identifier
+        self.properties = properties
+        self.deletion_policy = deletion_policy
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "DBClusterIdentifier"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::RDS::DBCluster"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.identifier
+
+    @property
+    def cluster(self) -> DBCluster:
+        backend = rds_backends[self.account_id][self.region_name]
+        return backend.describe_db_clusters(self.identifier)[0]
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in (
+            "Endpoint.Address",
+            "Endpoint.Port",
+            "ReadEndpoint.Address",
+            "DBClusterArn",
+            "DBClusterResourceId",
+            "MasterUserSecret.SecretArn",
+        )
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        cluster = self.cluster
+        if attribute_name == "Endpoint.Address":
+            return cluster.endpoint
+        if attribute_name == "Endpoint.Port":
+            # CloudFormation returns the port as a string.
+            return str(cluster.port)
+        if attribute_name == "ReadEndpoint.Address":
+            return cluster.reader_endpoint
+        if attribute_name == "DBClusterArn":
+            return cluster.db_cluster_arn
+        if attribute_name == "DBClusterResourceId":
+            return cluster.db_cluster_resource_id
+        raise UnformattedGetAttTemplateException()
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> CfnDBCluster:
+        props = cloudformation_json["Properties"]
+        backend = rds_backends[account_id][region_name]
+        identifier = resource_name.lower()
+
+        engine = props.get("Engine")
+        engine_version = props.get("EngineVersion")
+        global_id = props.get("GlobalClusterIdentifier")
+        global_cluster = None
+        if global_id:
+            global_cluster = find_global_cluster(account_id, global_id)
+            engine = engine or global_cluster.engine
+            engine_version = engine_version or global_cluster.engine_version
+            if engine != global_cluster.engine:
+                raise InvalidParameterCombination(
+                    f"The engine {engine} does not match the global cluster's engine "
+                    f"{global_cluster.engine}."
+                )
+            if engine_version != global_cluster.engine_version:
+                raise InvalidParameterCombination(
+                    f"The engine version {engine_version} does not match the global "
+                    f"cluster's engine version {global_cluster.engine_version}."
+                )
+            if cfn_bool(props.get("ManageMasterUserPassword")):
+                # DESIGN §8: not supported for global database members.
+                raise InvalidParameterCombination(
+                    "ManageMasterUserPassword is not supported for clusters in a global database."
+                )
+            has_writer = any(m.is_writer for m in global_cluster.members)
+            if has_writer:
+                # Joining as a secondary: it replicates the primary's data and users.
+                if props.get("MasterUserPassword") or props.get("MasterUsername"):
+                    raise InvalidParameterCombination(
+                        "Cannot specify password for cross region replication cluster"
+                    )
+                if cfn_bool(props.get("StorageEncrypted")) and not (
+                    props.get("SourceRegion") and props.get("KmsKeyId")
+                ):
+                    raise InvalidParameterCombination(
+                        "An encrypted cross-Region secondary needs SourceRegion and a "
+                        "KmsKeyId of its own Region."
+                    )
+        if not engine:
+            raise InvalidParameterValue("The parameter Engine must be provided.")
+
+        kms_key_id = props.get("KmsKeyId")
+        if kms_key_id:
+            kms_key_id = _validate_kms_key(backend, kms_key_id)
+
+        kwargs_ = {
+            "db_cluster_identifier": identifier,
+            "engine": engine,
+            "engine_version": engine_version,
+            "engine_mode": props.get("EngineMode"),
+            "master_username": props.get("MasterUsername"),
+            "master_user_password": props.get("MasterUserPassword"),
+            "database_name": props.get("DatabaseName"),
+            "db_subnet_group_name": name_of(props.get("DBSubnetGroupName")),
+            "db_cluster_parameter_group_name": name_of(
+                props.get("DBClusterParameterGroupName")
+            ),
+            "vpc_security_group_ids": props.get("VpcSecurityGroupIds"),
+            "storage_encrypted": cfn_bool(props.get("StorageEncrypted")),
+            "kms_key_id": kms_key_id,
+            "global_cluster_identifier": global_cluster.global_cluster_identifier
+            if global_cluster
+            else None,
+            "enable_global_write_forwarding": cfn_bool(
+                props.get("EnableGlobalWriteForwarding")
+            ),
+            "deletion_protection": cfn_bool(props.get("DeletionProtection")),
+            "port": cfn_int(props.get("Port")),
+            "backup_retention_period": cfn_int(props.get("BackupRetentionPeriod")) or 1,
+            "tags": props.get("Tags"),
+            "enable_cloudwatch_logs_exports": props.get("EnableCloudwatchLogsExports"),
+            "enable_iam_database_authentication": cfn_bool(
+                props.get("EnableIAMDatabaseAuthentication")
+            ),
+            "copy_tags_to_snapshot": cfn_bool(props.get("CopyTagsToSnapshot")),
+            "manage_master_user_password": cfn_bool(props.get("ManageMasterUserPassword")),
+            "serverless_v2_scaling_configuration": props.get(
+                "ServerlessV2ScalingConfiguration"
+            ),
+        }
+        for key in ("preferred_backup_window", "preferred_maintenance_window"):
+            prop = "".join(part.capitalize() for part in key.split("_"))
+            if props.get(prop):
+                kwargs_[key] = props[prop]
+        kwargs_ = {k: v for k, v in kwargs_.items() if v is not None}
+        backend.create_db_cluster(kwargs_)
+        return cls(
+            account_id,
+            region_name,
+            identifier,
+            props,
+            cloudformation_json.get("DeletionPolicy", "Snapshot"),
+        )
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        original_resource: CfnDBCluster,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> CfnDBCluster:
+        props = cloudformation_json["Properties"]
+        old = original_resource.properties
+        if any(props.get(key) != old.get(key) for key in _CLUSTER_REPLACING):
+            name = props.get("DBClusterIdentifier") or new_resource_name
+            replacement = cls.create_from_cloudformation_json(
+                name, cloudformation_json, account_id, region_name
+            )
+            original_resource.delete(account_id, region_name)
+            return replacement
+
+        cluster = original_resource.cluster
+        for prop, (attribute, convert) in _CLUSTER_MUTABLE.items():
+            if props.get(prop) != old.get(prop) and prop in props:
+                setattr(cluster, attribute, convert(props[prop]))
+        if props.get("MasterUserPassword") and props.get("MasterUserPassword") != old.get(
+            "MasterUserPassword"
+        ):
+            cluster.master_user_password = props["MasterUserPassword"]
+        new_global = props.get("GlobalClusterIdentifier")
+        if new_global != old.get("GlobalClusterIdentifier"):
+            current = global_cluster_of(cluster)
+            if current is not None:
+                detach(current, cluster)
+            if new_global:
+                target = find_global_cluster(account_id, new_global)
+                cluster.global_cluster_identifier = target.global_cluster_identifier
+                cluster.is_writer = not any(m.is_writer for m in target.members)
+                target.members.append(cluster)
+        original_resource.properties = props
+        original_resource.deletion_policy = cloudformation_json.get(
+            "DeletionPolicy", "Snapshot"
+        )
+        return original_resource
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = rds_backends[account_id][region_name]
+        snapshot_name = None
+        if self.deletion_policy == "Snapshot":
+            # AWS::RDS::DBCluster's default DeletionPolicy is Snapshot (DESIGN §8).
+            snapshot_name = f"{self.identifier}-final-{mock_random.get_random_hex(8)}"
+        backend.delete_db_cluster(self.identifier, snapshot_name)
+
+    def is_created(self) -> bool:
+        return True
+
+
+class CfnDBInstance(CloudFormationModel):
+    """AWS::RDS::DBInstance that honours DBClusterIdentifier (moto's own ignores it).
+
+    Returns moto's DBInstance itself, so Ref, GetAtt Endpoint.* and deletion are moto's.
+    """
+
+    __module__ = "moto.rds.models"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "DBInstanceIdentifier"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::RDS::DBInstance"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Endpoint.Address", "Endpoint.Port", "DBInstanceArn")
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> DBInstance:
+        props = cloudformation_json["Properties"]
+        cluster_id = props.get("DBClusterIdentifier")
+        if not cluster_id:
+            # Stand-alone instance: moto's handler, with a subnet group given by name
+            # (a parameter) as well as by Ref.
+            json_ = copy.copy(cloudformation_json)
+            json_["Properties"] = dict(props)
+            json_["Properties"].pop("DBSubnetGroupName", None)
+            database = DBInstance.create_from_cloudformation_json(
+                resource_name, json_, account_id, region_name, **kwargs
+            )
+            subnet_group = name_of(props.get("DBSubnetGroupName"))
+            if subnet_group:
+                database.db_subnet_group_name = subnet_group
+            return database
+
+        backend = rds_backends[account_id][region_name]
+        cluster = backend.describe_db_clusters(cluster_id)[0]
+        db_kwargs = {
+            "db_instance_identifier": resource_name.replace("_", "-"),
+            "db_cluster_identifier": cluster.db_cluster_identifier,
+            "db_instance_class": props.get("DBInstanceClass"),
+            "engine": props.get("Engine") or cluster.engine,
+            "availability_zone": props.get("AvailabilityZone"),
+            "promotion_tier": cfn_int(props.get("PromotionTier")),
+            "publicly_accessible": cfn_bool(props.get("PubliclyAccessible")),
+            "auto_minor_version_upgrade": cfn_bool(props.get("AutoMinorVersionUpgrade")),
+            "db_parameter_group_name": name_of(props.get("DBParameterGroupName")),
+            "db_subnet_group_name": name_of(props.get("DBSubnetGroupName")),
+            "monitoring_interval": cfn_int(props.get("MonitoringInterval")),
+            "monitoring_role_arn": props.get("MonitoringRoleArn"),
+            "tags": props.get("Tags"),
+        }
+        db_kwargs = {k: v for k, v in db_kwargs.items() if v is not None}
+        return backend.create_db_instance(db_kwargs)
+
+
+def install() -> None:
+    rds_models.CfnGlobalCluster = CfnGlobalCluster
+    rds_models.CfnDBCluster = CfnDBCluster
+    rds_models.CfnDBInstance = CfnDBInstance
+
+    RDSResponse.switchover_global_cluster = switchover_global_cluster
+    RDSResponse.failover_global_cluster = failover_global_cluster
+    RDSResponse.remove_from_global_cluster = remove_from_global_cluster
+    rds_models.RDSBackend.remove_from_global_cluster = backend_remove_from_global_cluster
+    rds_models.RDSBackend.delete_db_cluster = delete_db_cluster
+
+    # ModifyDBCluster's EnableGlobalWriteForwarding and ours land on one attribute.
+    DBCluster.enable_global_write_forwarding = property(
+        _get_forwarding_requested, _set_forwarding_requested
+    )
+    DBCluster.global_write_forwarding_status = property(_forwarding_status)
+    GlobalCluster.global_cluster_members = property(_global_cluster_members)
+    GlobalCluster.failover_state = None

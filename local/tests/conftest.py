@@ -1,0 +1,102 @@
+"""A real moto server with the plugin loaded, started once per test session on a free
+port, and boto3 clients for it. Each test resets moto first."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+LOCAL_DIR = Path(__file__).resolve().parent.parent
+PRIMARY = "us-east-1"
+SECONDARY = "us-east-2"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
+    env = dict(os.environ, PYTHONPATH=str(LOCAL_DIR))
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "moto_plugin", "-H", "127.0.0.1", "-p", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError(
+                    f"moto server did not start; its log:\n{log_path.read_text()[-3000:]}"
+                )
+            time.sleep(0.1)
+    yield url
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def reset(moto_url: str) -> None:
+    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"))
+    urllib.request.urlopen(
+        urllib.request.Request(f"{moto_url}/moto-api/seed?a=42", method="POST")
+    )
+
+
+@pytest.fixture
+def client(moto_url: str):
+    def make(service: str, region: str = PRIMARY):
+        return boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=moto_url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            # A server error should fail the test at once, not be retried.
+            config=Config(retries={"max_attempts": 1}),
+        )
+
+    return make
+
+
+def deploy(cfn, stack_name: str, template: str, parameters: dict[str, str] | None = None,
+           change_set_type: str = "CREATE") -> dict:
+    """Deploy through a change set, as the deploy CLI does; return the stack."""
+    name = f"cs-{uuid.uuid4().hex[:8]}"
+    cfn.create_change_set(
+        StackName=stack_name,
+        ChangeSetName=name,
+        TemplateBody=template,
+        ChangeSetType=change_set_type,
+        Parameters=[
+            {"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()
+        ],
+    )
+    cfn.execute_change_set(StackName=stack_name, ChangeSetName=name)
+    return cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+
+
+def outputs(stack: dict) -> dict[str, str]:
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
