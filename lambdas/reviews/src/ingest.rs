@@ -1,0 +1,502 @@
+//! One object (an S3 object or a local file) into the `reviews` table, idempotently.
+//!
+//! A blocking thread streams and parses the object into batches; `writers` connections write
+//! them, each batch in one short transaction that also records the batch in `ingest_batches`.
+//! A retry after a crash skips the recorded batches and ends with the same counts as a run
+//! that never failed; a finished object (`ingest_objects.status = 'complete'`) returns at once.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, Mutex};
+
+use crate::db::{Database, Purpose, Session};
+use crate::error::{Error, Result};
+use crate::parser::{parse_batches, Batch, BatchOptions, ParseError, ParseTotals};
+use crate::schema::check_ready;
+use crate::sql::{self, push_str_literal};
+
+#[derive(Debug, Clone)]
+pub struct IngestSettings {
+    /// The Region that writes (`REGION_INDICATOR`), stored on every row it inserts.
+    pub region_indicator: String,
+    /// Non-blank lines per batch transaction (`BATCH_SIZE`).
+    pub batch_size: usize,
+    /// Connections writing batches in parallel (`DB_WRITERS`).
+    pub writers: usize,
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        IngestSettings {
+            region_indicator: "local".into(),
+            batch_size: 1000,
+            writers: 2,
+        }
+    }
+}
+
+/// What identifies one version of an object: its key and its ETag (for a local file, its size
+/// and modification time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectId {
+    pub key: String,
+    pub etag: String,
+}
+
+impl ObjectId {
+    pub fn new(key: impl Into<String>, etag: impl AsRef<str>) -> Self {
+        ObjectId {
+            key: key.into(),
+            etag: etag.as_ref().trim_matches('"').to_string(),
+        }
+    }
+
+    fn hash_literal(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(self.key.as_bytes());
+        h.update(b"\n");
+        h.update(self.etag.as_bytes());
+        let mut s = String::from("X'");
+        for b in h.finalize() {
+            s.push_str(&format!("{b:02x}"));
+        }
+        s.push('\'');
+        s
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// This run read the object (perhaps resuming an earlier attempt).
+    Ingested,
+    /// The ledger says the object was finished before: nothing was read.
+    AlreadyIngested,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IngestReport {
+    pub key: String,
+    pub etag: String,
+    pub outcome: Outcome,
+    pub lines: u64,
+    pub blank_lines: u64,
+    /// Non-blank lines: `inserted + already_present + rejected`.
+    pub read: u64,
+    pub inserted: u64,
+    pub already_present: u64,
+    pub rejected: u64,
+    /// Uncompressed bytes.
+    pub bytes: u64,
+    pub batches: u64,
+    /// Batches an earlier attempt had committed.
+    pub resumed_batches: u64,
+    pub elapsed_ms: u64,
+}
+
+impl IngestReport {
+    pub fn rows_per_second(&self) -> f64 {
+        self.read as f64 / (self.elapsed_ms.max(1) as f64 / 1000.0)
+    }
+}
+
+/// Ingests one object. `open` is called only when the ledger says there is work to do.
+pub async fn ingest_object<F, Fut>(
+    db: &Database,
+    settings: &IngestSettings,
+    object: &ObjectId,
+    open: F,
+) -> Result<IngestReport>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Box<dyn Read + Send>>>,
+{
+    let started = Instant::now();
+    if settings.batch_size == 0 || settings.writers == 0 {
+        return Err(Error::Config(
+            "batch size and writers must be at least 1".into(),
+        ));
+    }
+    let hash = object.hash_literal();
+    let mut session = db.connect(Purpose::Write).await?;
+    check_ready(&mut session).await?;
+
+    let mut ledger = read_ledger(&mut session, &hash).await?;
+    if ledger.is_none() {
+        let mut key = String::new();
+        push_str_literal(&mut key, &object.key);
+        let mut etag = String::new();
+        push_str_literal(&mut etag, &object.etag);
+        let mut region = String::new();
+        push_str_literal(&mut region, &settings.region_indicator);
+        session
+            .exec(
+                &format!(
+                    "INSERT INTO ingest_objects (object_hash, object_key, etag, batch_size, status, \
+                     region_indicator) VALUES ({hash}, {key}, {etag}, {}, 'running', {region}) \
+                     ON DUPLICATE KEY UPDATE object_hash = object_hash",
+                    settings.batch_size
+                ),
+                "recording the object in the ledger",
+            )
+            .await?;
+        ledger = read_ledger(&mut session, &hash).await?;
+    }
+    let ledger = ledger.ok_or_else(|| Error::Other("the ledger row vanished".into()))?;
+    if let Some(done) = ledger.finished {
+        tracing::info!(key = %object.key, etag = %object.etag, inserted = done.inserted,
+            already_present = done.already_present, rejected = done.rejected,
+            "object already ingested; nothing to do");
+        return Ok(IngestReport {
+            key: object.key.clone(),
+            etag: object.etag.clone(),
+            outcome: Outcome::AlreadyIngested,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            ..done
+        });
+    }
+    // An earlier attempt's batch size wins, so its batches line up with ours.
+    let batch_size = ledger.batch_size;
+
+    let done_rows: Vec<(u64, u64, u64)> = session
+        .query(
+            &format!(
+                "SELECT first_line, inserted, already_present FROM ingest_batches WHERE object_hash = {hash}"
+            ),
+            "reading the batch ledger",
+        )
+        .await?;
+    let done: Arc<HashMap<u64, (u64, u64)>> =
+        Arc::new(done_rows.into_iter().map(|(f, i, a)| (f, (i, a))).collect());
+    if !done.is_empty() {
+        tracing::info!(key = %object.key, batches = done.len(), "resuming: skipping batches an earlier attempt committed");
+    }
+
+    let reader = open().await?;
+    let (tx, rx) = mpsc::channel::<Batch>(settings.writers * 2);
+    let region_and_key = sql::region_and_key_literal(&settings.region_indicator, &object.key);
+    let done_lines: HashSet<u64> = done.keys().copied().collect();
+    let key_for_parser = object.key.clone();
+    let parser = tokio::task::spawn_blocking(move || -> Result<ParseTotals> {
+        let reader = decompressing(reader).map_err(|source| Error::Read {
+            key: key_for_parser.clone(),
+            source,
+        })?;
+        let opts = BatchOptions {
+            batch_size,
+            region_and_key,
+            done: &done_lines,
+        };
+        parse_batches(reader, &opts, |batch| tx.blocking_send(batch)).map_err(|e| match e {
+            ParseError::Io(source) => Error::Read {
+                key: key_for_parser.clone(),
+                source,
+            },
+            // The writers stopped: their error is the one to report.
+            ParseError::Sink(_) => Error::Other("writers stopped".into()),
+        })
+    });
+
+    let rx = Arc::new(Mutex::new(rx));
+    let mut sessions = vec![session];
+    for _ in 1..settings.writers {
+        sessions.push(db.connect(Purpose::Write).await?);
+    }
+    let mut writers = tokio::task::JoinSet::new();
+    for session in sessions {
+        let rx = rx.clone();
+        let done = done.clone();
+        let ctx = WriteContext {
+            hash: hash.clone(),
+            key: object.key.clone(),
+            region: settings.region_indicator.clone(),
+        };
+        writers.spawn(write_batches(session, rx, done, ctx));
+    }
+    let mut counts = Counts::default();
+    let mut first_error = None;
+    while let Some(joined) = writers.join_next().await {
+        match joined
+            .map_err(|e| Error::Other(format!("writer task failed: {e}")))
+            .and_then(|r| r)
+        {
+            Ok(c) => counts.add(c),
+            Err(e) => {
+                if first_error.is_none() {
+                    // Stop the parser and the other writers: the object is not finished.
+                    rx.lock().await.close();
+                    first_error = Some(e);
+                }
+            }
+        }
+    }
+    let parsed = parser
+        .await
+        .map_err(|e| Error::Other(format!("parser task failed: {e}")));
+    if let Some(e) = first_error {
+        tracing::error!(key = %object.key, error = %e, "ingestion failed");
+        return Err(e);
+    }
+    let totals = parsed??;
+    if counts.inserted + counts.already_present != totals.valid {
+        return Err(Error::Other(format!(
+            "{}: {} valid reviews but the batches account for {}: the batch ledger does not match \
+             this file",
+            object.key,
+            totals.valid,
+            counts.inserted + counts.already_present
+        )));
+    }
+    let report = IngestReport {
+        key: object.key.clone(),
+        etag: object.etag.clone(),
+        outcome: Outcome::Ingested,
+        lines: totals.lines,
+        blank_lines: totals.blank_lines,
+        read: totals.read,
+        inserted: counts.inserted,
+        already_present: counts.already_present,
+        rejected: totals.rejected,
+        bytes: totals.bytes,
+        batches: counts.batches,
+        resumed_batches: counts.resumed,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    };
+    let mut session = db.connect(Purpose::Write).await?;
+    session
+        .exec(
+            &format!(
+                "UPDATE ingest_objects SET status = 'complete', lines_total = {}, reviews_read = {}, \
+                 inserted = {}, already_present = {}, rejected = {}, bytes_read = {}, \
+                 finished_at = CURRENT_TIMESTAMP(6) WHERE object_hash = {hash}",
+                report.lines, report.read, report.inserted, report.already_present, report.rejected, report.bytes
+            ),
+            "marking the object complete in the ledger",
+        )
+        .await?;
+    session.close().await;
+    tracing::info!(key = %report.key, etag = %report.etag, lines = report.lines, read = report.read,
+        inserted = report.inserted, already_present = report.already_present,
+        rejected = report.rejected, bytes = report.bytes, batches = report.batches,
+        resumed_batches = report.resumed_batches, elapsed_ms = report.elapsed_ms,
+        "object ingested");
+    Ok(report)
+}
+
+/// Gzip is recognised by its magic bytes, whatever the name says.
+fn decompressing(reader: Box<dyn Read + Send>) -> std::io::Result<Box<dyn BufRead + Send>> {
+    const BUF: usize = 256 << 10;
+    let mut r = BufReader::with_capacity(BUF, reader);
+    let head = r.fill_buf()?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(BufReader::with_capacity(
+            BUF,
+            flate2::bufread::MultiGzDecoder::new(r),
+        )))
+    } else {
+        Ok(Box::new(r))
+    }
+}
+
+struct Ledger {
+    batch_size: usize,
+    finished: Option<IngestReport>,
+}
+
+type LedgerRow = (
+    u32,
+    String,
+    Option<u64>,
+    Option<u64>,
+    Option<u64>,
+    Option<u64>,
+    Option<u64>,
+    Option<u64>,
+);
+
+async fn read_ledger(session: &mut Session, hash: &str) -> Result<Option<Ledger>> {
+    let rows: Vec<LedgerRow> = session
+        .query(
+            &format!(
+                "SELECT batch_size, status, lines_total, reviews_read, inserted, already_present, \
+                 rejected, bytes_read FROM ingest_objects WHERE object_hash = {hash}"
+            ),
+            "reading the object ledger",
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .next()
+        .map(|(batch_size, status, lines, read, ins, ap, rej, bytes)| {
+            let finished = (status == "complete").then(|| IngestReport {
+                key: String::new(),
+                etag: String::new(),
+                outcome: Outcome::AlreadyIngested,
+                lines: lines.unwrap_or(0),
+                blank_lines: lines.unwrap_or(0) - read.unwrap_or(0),
+                read: read.unwrap_or(0),
+                inserted: ins.unwrap_or(0),
+                already_present: ap.unwrap_or(0),
+                rejected: rej.unwrap_or(0),
+                bytes: bytes.unwrap_or(0),
+                batches: 0,
+                resumed_batches: 0,
+                elapsed_ms: 0,
+            });
+            Ledger {
+                batch_size: batch_size as usize,
+                finished,
+            }
+        }))
+}
+
+#[derive(Default, Debug, Clone, Copy)]
+struct Counts {
+    inserted: u64,
+    already_present: u64,
+    batches: u64,
+    resumed: u64,
+}
+
+impl Counts {
+    fn add(&mut self, o: Counts) {
+        self.inserted += o.inserted;
+        self.already_present += o.already_present;
+        self.batches += o.batches;
+        self.resumed += o.resumed;
+    }
+}
+
+struct WriteContext {
+    hash: String,
+    key: String,
+    region: String,
+}
+
+async fn write_batches(
+    mut session: Session,
+    rx: Arc<Mutex<mpsc::Receiver<Batch>>>,
+    done: Arc<HashMap<u64, (u64, u64)>>,
+    ctx: WriteContext,
+) -> Result<Counts> {
+    let prefix = sql::insert_reviews_prefix();
+    let mut counts = Counts::default();
+    loop {
+        let batch = { rx.lock().await.recv().await };
+        let Some(batch) = batch else { break };
+        counts.batches += 1;
+        if batch.done {
+            let (i, a) = done.get(&batch.first_line).copied().unwrap_or_default();
+            counts.inserted += i;
+            counts.already_present += a;
+            counts.resumed += 1;
+            continue;
+        }
+        let inserted = write_batch(&mut session, &batch, &prefix, &ctx).await?;
+        counts.inserted += inserted;
+        counts.already_present += batch.rows as u64 - inserted;
+    }
+    session.close().await;
+    Ok(counts)
+}
+
+/// MySQL's deadlock and lock-wait-timeout errors roll the transaction back; retrying it whole
+/// is safe. Anything else (a killed connection included) fails the object.
+const RETRYABLE: [u16; 2] = [1213, 1205];
+
+async fn write_batch(
+    session: &mut Session,
+    batch: &Batch,
+    prefix: &str,
+    ctx: &WriteContext,
+) -> Result<u64> {
+    let mut attempt = 0;
+    loop {
+        match try_write_batch(session, batch, prefix, ctx).await {
+            Ok(n) => return Ok(n),
+            Err(e) => {
+                let _ = session.exec("ROLLBACK", "rolling back").await;
+                let retryable = matches!(&e, Error::Database { source: mysql_async::Error::Server(s), .. }
+                    if RETRYABLE.contains(&s.code));
+                attempt += 1;
+                if retryable && attempt < 5 {
+                    tracing::warn!(key = %ctx.key, first_line = batch.first_line, attempt, error = %e, "retrying batch");
+                    tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                    continue;
+                }
+                return Err(match e {
+                    Error::Database { doing, source } => Error::Database {
+                        doing: format!(
+                            "{doing} (lines {}-{} of {})",
+                            batch.first_line, batch.last_line, ctx.key
+                        ),
+                        source,
+                    },
+                    other => other,
+                });
+            }
+        }
+    }
+}
+
+async fn try_write_batch(
+    session: &mut Session,
+    batch: &Batch,
+    prefix: &str,
+    ctx: &WriteContext,
+) -> Result<u64> {
+    session
+        .exec("START TRANSACTION", "starting a batch transaction")
+        .await?;
+    let mut inserted = 0;
+    for values in &batch.values {
+        let mut stmt = String::with_capacity(prefix.len() + values.len() + sql::KEEP_FIRST.len());
+        stmt.push_str(prefix);
+        stmt.push_str(values);
+        stmt.push_str(sql::KEEP_FIRST);
+        inserted += session.exec(&stmt, "inserting reviews").await?;
+    }
+    if !batch.rejects.is_empty() {
+        let mut stmt = String::from(
+            "INSERT INTO review_rejects (object_hash, line_no, object_key, reason, excerpt, region_indicator) VALUES ",
+        );
+        for (i, r) in batch.rejects.iter().enumerate() {
+            if i > 0 {
+                stmt.push(',');
+            }
+            stmt.push('(');
+            stmt.push_str(&ctx.hash);
+            stmt.push_str(&format!(",{},", r.line_no));
+            push_str_literal(&mut stmt, &ctx.key);
+            stmt.push(',');
+            push_str_literal(&mut stmt, &r.reason);
+            stmt.push(',');
+            push_str_literal(&mut stmt, &r.excerpt);
+            stmt.push(',');
+            push_str_literal(&mut stmt, &ctx.region);
+            stmt.push(')');
+        }
+        stmt.push_str(" ON DUPLICATE KEY UPDATE line_no = line_no");
+        session.exec(&stmt, "recording rejected lines").await?;
+    }
+    session
+        .exec(
+            &format!(
+                "INSERT INTO ingest_batches (object_hash, first_line, last_line, inserted, already_present) \
+                 VALUES ({}, {}, {}, {inserted}, {})",
+                ctx.hash,
+                batch.first_line,
+                batch.last_line,
+                batch.rows as u64 - inserted
+            ),
+            "recording the batch in the ledger",
+        )
+        .await?;
+    session.exec("COMMIT", "committing a batch").await?;
+    Ok(inserted)
+}

@@ -1,0 +1,222 @@
+//! The schema, as numbered migrations applied in order and recorded in `schema_migrations`.
+//! Only the `migrate` function (and `ingest --migrate`) runs this, against the primary writer:
+//! write forwarding rejects DDL.
+//!
+//! Tables:
+//! - `reviews`: the reference application's columns, plus `region_indicator` (the Region that
+//!   wrote the row first), `source_key` (the object it came from) and `ingested_at`. The
+//!   primary key is the review's identity (reviewer, ASIN, review time), so a review seen twice,
+//!   from any file or Region, is one row. `style` and `image` are JSON columns.
+//! - `ingest_objects`: one row per (object key, ETag): the ledger that lets a finished object
+//!   return at once and holds its final counts.
+//! - `ingest_batches`: one row per committed batch of an object, written in the batch's own
+//!   transaction, so a retry after a crash skips exactly the batches that landed.
+//! - `review_rejects`: the lines that could not be stored, with line number and reason.
+
+use crate::db::Session;
+use crate::error::{Error, Result};
+use crate::sql::{push_str_literal, quote_ident};
+
+pub struct Migration {
+    pub version: u32,
+    pub description: &'static str,
+    pub statements: &'static [&'static str],
+}
+
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "reviews and the ingestion ledger",
+        statements: &[
+            "CREATE TABLE IF NOT EXISTS reviews (
+                reviewer_id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+                asin VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+                unix_review_time BIGINT NOT NULL,
+                reviewer_name TEXT NULL,
+                review_text MEDIUMTEXT NULL,
+                summary TEXT NULL,
+                overall DOUBLE NULL,
+                verified BOOLEAN NULL,
+                review_time DATE NULL,
+                vote INT UNSIGNED NULL,
+                style JSON NULL,
+                image JSON NULL,
+                region_indicator VARCHAR(32) NOT NULL,
+                source_key VARCHAR(1024) NOT NULL,
+                ingested_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+                PRIMARY KEY (reviewer_id, asin, unix_review_time)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
+            "CREATE TABLE IF NOT EXISTS ingest_objects (
+                object_hash BINARY(32) NOT NULL PRIMARY KEY,
+                object_key VARCHAR(1024) NOT NULL,
+                etag VARCHAR(128) NOT NULL,
+                batch_size INT UNSIGNED NOT NULL,
+                status VARCHAR(16) NOT NULL,
+                region_indicator VARCHAR(32) NOT NULL,
+                lines_total BIGINT UNSIGNED NULL,
+                reviews_read BIGINT UNSIGNED NULL,
+                inserted BIGINT UNSIGNED NULL,
+                already_present BIGINT UNSIGNED NULL,
+                rejected BIGINT UNSIGNED NULL,
+                bytes_read BIGINT UNSIGNED NULL,
+                started_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+                finished_at TIMESTAMP(6) NULL
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
+            "CREATE TABLE IF NOT EXISTS ingest_batches (
+                object_hash BINARY(32) NOT NULL,
+                first_line BIGINT UNSIGNED NOT NULL,
+                last_line BIGINT UNSIGNED NOT NULL,
+                inserted INT UNSIGNED NOT NULL,
+                already_present INT UNSIGNED NOT NULL,
+                committed_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+                PRIMARY KEY (object_hash, first_line)
+            ) ENGINE=InnoDB",
+        ],
+    },
+    Migration {
+        version: 2,
+        description: "rejected lines",
+        statements: &["CREATE TABLE IF NOT EXISTS review_rejects (
+                object_hash BINARY(32) NOT NULL,
+                line_no BIGINT UNSIGNED NOT NULL,
+                object_key VARCHAR(1024) NOT NULL,
+                reason VARCHAR(1024) NOT NULL,
+                excerpt TEXT NOT NULL,
+                region_indicator VARCHAR(32) NOT NULL,
+                rejected_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+                PRIMARY KEY (object_hash, line_no)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci"],
+    },
+];
+
+/// The newest schema version this code writes against.
+pub fn latest_version() -> u32 {
+    MIGRATIONS.last().map(|m| m.version).unwrap_or(0)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MigrationReport {
+    pub database: String,
+    pub applied: Vec<u32>,
+    pub version: u32,
+}
+
+/// Creates the database if missing and applies the migrations it has not recorded, in order,
+/// under a named lock so two runs at once do not race. Running it twice changes nothing.
+pub async fn migrate(session: &mut Session, database: &str) -> Result<MigrationReport> {
+    let db = quote_ident(database).map_err(Error::Config)?;
+    let mut lock_name = String::new();
+    push_str_literal(&mut lock_name, &format!("deploy-migrate-{database}"));
+    let got: Vec<Option<i64>> = session
+        .query(
+            &format!("SELECT GET_LOCK({lock_name}, 60)"),
+            "taking the migration lock",
+        )
+        .await?;
+    if got.first().copied().flatten() != Some(1) {
+        return Err(Error::Other(format!(
+            "another migration of {database} holds the lock after 60 s"
+        )));
+    }
+    let result = apply(session, database, &db).await;
+    let _ = session
+        .exec(
+            &format!("DO RELEASE_LOCK({lock_name})"),
+            "releasing the lock",
+        )
+        .await;
+    result
+}
+
+async fn apply(session: &mut Session, database: &str, db: &str) -> Result<MigrationReport> {
+    session
+        .exec(
+            &format!(
+                "CREATE DATABASE IF NOT EXISTS {db} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            ),
+            "creating the database",
+        )
+        .await?;
+    session
+        .exec(&format!("USE {db}"), "selecting the database")
+        .await?;
+    session
+        .exec(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version INT UNSIGNED NOT NULL PRIMARY KEY,
+                description VARCHAR(255) NOT NULL,
+                applied_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+            "creating schema_migrations",
+        )
+        .await?;
+    let done: Vec<u32> = session
+        .query(
+            "SELECT version FROM schema_migrations ORDER BY version",
+            "reading schema_migrations",
+        )
+        .await?;
+    let mut applied = Vec::new();
+    for m in MIGRATIONS {
+        if done.contains(&m.version) {
+            continue;
+        }
+        tracing::info!(
+            database,
+            version = m.version,
+            description = m.description,
+            "applying migration"
+        );
+        for stmt in m.statements {
+            session
+                .exec(
+                    stmt,
+                    &format!("applying migration {} ({})", m.version, m.description),
+                )
+                .await?;
+        }
+        let mut desc = String::new();
+        push_str_literal(&mut desc, m.description);
+        session
+            .exec(
+                &format!(
+                    "INSERT INTO schema_migrations (version, description) VALUES ({}, {desc})",
+                    m.version
+                ),
+                "recording the migration",
+            )
+            .await?;
+        applied.push(m.version);
+    }
+    let version = done
+        .iter()
+        .copied()
+        .chain(applied.iter().copied())
+        .max()
+        .unwrap_or(0);
+    Ok(MigrationReport {
+        database: database.to_string(),
+        applied,
+        version,
+    })
+}
+
+/// Checks, without DDL, that the schema the writer needs is there: a clear error instead of
+/// "table doesn't exist" halfway through a file.
+pub async fn check_ready(session: &mut Session) -> Result<()> {
+    let v: Vec<Option<u32>> = session
+        .query(
+            "SELECT MAX(version) FROM schema_migrations",
+            "reading the schema version",
+        )
+        .await
+        .map_err(|e| Error::Schema(format!("cannot read schema_migrations ({e})")))?;
+    let have = v.first().copied().flatten().unwrap_or(0);
+    if have < latest_version() {
+        return Err(Error::Schema(format!(
+            "schema version {have}, this code needs {}",
+            latest_version()
+        )));
+    }
+    Ok(())
+}
