@@ -115,6 +115,26 @@ def parse_resource(resource_json: dict[str, Any], resources_map: Any) -> Any:
     return resource_class, cleaned, resource_type
 
 
+# --- YAML short forms ----------------------------------------------------------------------
+
+
+def yaml_tag_constructor(loader: Any, tag: str, node: Any) -> Any:
+    """moto splits `!GetAtt Cluster.Endpoint.Address` at every dot and leaves the list
+    form's items as YAML nodes; CloudFormation splits at the first dot only."""
+    import yaml
+
+    key = "Ref" if tag == "!Ref" else f"Fn::{tag[1:]}"
+    if isinstance(node, yaml.SequenceNode):
+        value: Any = loader.construct_sequence(node, deep=True)
+    elif isinstance(node, yaml.MappingNode):
+        value = loader.construct_mapping(node, deep=True)
+    else:
+        value = loader.construct_scalar(node)
+    if tag == "!GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {key: value}
+
+
 # --- Change sets: DependsOn order, failures, outputs -------------------------------------
 
 
@@ -306,4 +326,8 @@ def install() -> None:
     parsing.ResourceMap.build_resource_diff = build_resource_diff
     parsing.get_references_from_template = get_references_from_template
     ChangeSet.apply = change_set_apply
+    from moto.cloudformation import responses as cfn_responses
+
+    cfn_models.yaml_tag_constructor = yaml_tag_constructor
+    cfn_responses.yaml_tag_constructor = yaml_tag_constructor
     cfn_models.CloudFormationBackend.execute_change_set = execute_change_set

@@ -21,6 +21,18 @@ PRIMARY = "us-east-1"
 SECONDARY = "us-east-2"
 
 
+_server_log: list[Path] = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test shows the end of the moto server's log (its tracebacks)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and _server_log and _server_log[0].exists():
+        report.sections.append(("moto server log (tail)", _server_log[0].read_text()[-6000:]))
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -31,6 +43,7 @@ def _free_port() -> int:
 def moto_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     port = _free_port()
     log_path = tmp_path_factory.mktemp("moto") / "moto.log"
+    _server_log[:] = [log_path]
     env = dict(os.environ, PYTHONPATH=str(LOCAL_DIR))
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
