@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Start the local stand-ins for AWS on 127.0.0.1 (DESIGN §7): `make local-up`.
+# Idempotent: a service already running from an earlier run is detected (PID file plus
+# command line) and left alone. Stop them with local/down.sh (`make local-down`).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+mkdir -p "$RUN_DIR" "$LOG_DIR"
+PY=$VENV/bin/python
+[[ -x $PY ]] || die "no Python venv at $VENV; run 'make local-up' (it installs requirements-dev.txt)"
+
+http_ok() { "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1"; }
+http_post() {
+  "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1], method="POST"), timeout=5)' "$1"
+}
+
+# --- moto server with the project's plugin (local/moto_plugin) -------------------------
+start_moto() {
+  local pid_file=$RUN_DIR/moto.pid log=$LOG_DIR/moto.log url=http://127.0.0.1:$MOTO_PORT pid
+  if pid=$(live_pid "$pid_file" "moto_plugin"); then
+    say "moto already running (pid $pid) on $url"
+    return 0
+  fi
+  port_busy "$MOTO_PORT" && die "port $MOTO_PORT is taken by a process local-up did not start: $(ss -Hltnp "sport = :$MOTO_PORT")"
+  # `python -m moto_plugin` installs the plugin, then runs moto's own server main.
+  ( cd "$ROOT/local" && PYTHONPATH=$ROOT/local exec setsid "$PY" -m moto_plugin \
+      -H 127.0.0.1 -p "$MOTO_PORT" </dev/null >>"$log" 2>&1 ) &
+  pid=$!
+  echo "$pid" >"$pid_file"
+  wait_for moto "$pid" "$log" http_ok "$url/moto-api/"
+  # A fresh, seeded state gives the same generated IDs on every run.
+  http_post "$url/moto-api/reset"
+  http_post "$url/moto-api/seed?a=42"
+  say "moto started (pid $pid) on $url; log: $log"
+}
+
+# --- MariaDB standing in for Aurora MySQL ------------------------------------------------
+install_mariadb() {
+  command -v mariadbd >/dev/null && command -v mariadb-install-db >/dev/null && return 0
+  [[ -x /usr/sbin/mariadbd ]] && export PATH=$PATH:/usr/sbin && return 0
+  ((EUID == 0)) || die "mariadbd is missing; install Debian's mariadb-server (needs root)"
+  say "installing Debian's mariadb-server"
+  # Keep the package's post-install from starting a system-wide server on 3306:
+  # policy-rc.d exit 101 tells invoke-rc.d not to start services (Debian policy 9.3.3).
+  local policy=/usr/sbin/policy-rc.d made_policy=
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made_policy=1
+  fi
+  local status=0
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends mariadb-server mariadb-client; } >>"$LOG_DIR/apt.log" 2>&1 || status=$?
+  [[ -n $made_policy ]] && rm -f "$policy"
+  ((status == 0)) || { tail -n 30 "$LOG_DIR/apt.log" >&2; die "apt-get install mariadb-server failed"; }
+  command -v mariadbd >/dev/null || export PATH=$PATH:/usr/sbin
+}
+
+mariadb_socket_sql() { mariadb --no-defaults --protocol=socket --socket="$MARIADB_SOCKET" -uroot "$@"; }
+mariadb_tcp_ok() { mariadb --no-defaults --protocol=tcp -h 127.0.0.1 -P "$MARIADB_PORT" -uroot -e 'SELECT 1'; }
+
+start_mariadb() {
+  local pid_file=$RUN_DIR/mariadb.pid log=$LOG_DIR/mariadb.log pid
+  if pid=$(live_pid "$pid_file" "mariadbd"); then
+    say "MariaDB already running (pid $pid) on 127.0.0.1:$MARIADB_PORT"
+    return 0
+  fi
+  port_busy "$MARIADB_PORT" && die "port $MARIADB_PORT is taken by a process local-up did not start: $(ss -Hltnp "sport = :$MARIADB_PORT")"
+  install_mariadb
+  if [[ ! -d $MARIADB_DATA/mysql ]]; then
+    say "initialising MariaDB data dir $MARIADB_DATA"
+    mkdir -p "$MARIADB_DATA"
+    mariadb-install-db --no-defaults --user=root --datadir="$MARIADB_DATA" \
+      --skip-test-db >>"$log" 2>&1 || { tail -n 30 "$log" >&2; die "mariadb-install-db failed"; }
+  fi
+  # --skip-name-resolve: a TCP client from 127.0.0.1 then matches 'root'@'127.0.0.1'
+  # (created below) and never 'root'@'localhost' (unix_socket authentication only).
+  # Our own PID file: mariadbd writes it itself, so it is the server's PID.
+  setsid mariadbd --no-defaults --user=root --datadir="$MARIADB_DATA" \
+    --port="$MARIADB_PORT" --bind-address=127.0.0.1 --socket="$MARIADB_SOCKET" \
+    --pid-file="$pid_file" --skip-name-resolve --log-error="$log" \
+    </dev/null >>"$log" 2>&1 &
+  pid=$!
+  echo "$pid" >"$pid_file"
+  wait_for MariaDB "$pid" "$log" mariadb_socket_sql -e 'SELECT 1'
+  # Tests and the local Lambdas connect as root over TCP from 127.0.0.1 without a
+  # password (local only, bound to 127.0.0.1): a root@127.0.0.1 account with an empty
+  # mysql_native_password, the plugin Aurora MySQL 2/3 clients also speak.
+  mariadb_socket_sql -e "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED VIA mysql_native_password USING PASSWORD('');
+    GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;"
+  wait_for MariaDB "$pid" "$log" mariadb_tcp_ok
+  say "MariaDB started (pid $pid) on 127.0.0.1:$MARIADB_PORT; data: $MARIADB_DATA; log: $log"
+}
+
+# --- cargo lambda watch (the functions; DESIGN §7) ---------------------------------------
+# Added with the Lambda work: start `cargo lambda watch --invoke-address 127.0.0.1
+# --invoke-port 9000` here, with PID file $RUN_DIR/lambda.pid and log $LOG_DIR/lambda.log,
+# following start_moto's pattern, and a matching `stop` line in down.sh.
+start_lambdas() { :; }
+
+start_moto
+start_mariadb
+start_lambdas
