@@ -1,0 +1,189 @@
+//! What a template sees: the environment's values for one stack, with every name and
+//! policy decided here, in Rust, so the templates only place values.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::env::{
+    DataOnDelete, Database, DatabaseOnDelete, Environment, Pipeline, RegionSettings,
+};
+use crate::plan::{Function, PlannedStack};
+
+#[derive(Debug, Serialize)]
+pub(super) struct Context<'a> {
+    pub application: &'a str,
+    pub environment: &'a str,
+    /// `<application>-<environment>`.
+    pub prefix: String,
+    /// The stack's name, for descriptions.
+    pub stack: &'a str,
+    /// This stack's Region.
+    pub region: &'a RegionSettings,
+    pub is_primary: bool,
+    pub primary_region: &'a str,
+    pub secondary_regions: Vec<&'a str>,
+    pub database: &'a Database,
+    pub pipeline: &'a Pipeline,
+    pub architecture: &'static str,
+    pub deletion_protection: bool,
+    pub policy: Policies,
+    pub names: Names,
+    /// Keyed by the bin crate's name.
+    pub functions: BTreeMap<&'static str, FunctionContext>,
+    /// `aurora_replica_read_consistency` for this Region's sessions; empty when this
+    /// Region does not forward writes.
+    pub write_forwarding_consistency: &'static str,
+}
+
+/// `DeletionPolicy`/`UpdateReplacePolicy` values, decided from `safety`.
+#[derive(Debug, Serialize)]
+pub(super) struct Policies {
+    /// The DB clusters.
+    pub cluster: &'static str,
+    /// The global cluster: it holds no data of its own and does not support `Snapshot`.
+    pub global_cluster: &'static str,
+    /// The DB instances: Aurora instances do not support `Snapshot` (the cluster's
+    /// snapshot holds the data); kept only when the cluster is.
+    pub instance: &'static str,
+    /// The KMS key: kept whenever a final snapshot, a retained cluster or a retained
+    /// secret may still need it to be read.
+    pub key: &'static str,
+    /// The master secret.
+    pub secret: &'static str,
+    /// The data bucket.
+    pub data_bucket: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct Names {
+    pub global_cluster: String,
+    /// This Region's cluster.
+    pub cluster: String,
+    pub secret: String,
+    /// `SecretStringTemplate` of the master secret.
+    pub secret_string_template: String,
+    pub key_alias: String,
+    pub state_machine: String,
+    pub state_machine_log_group: String,
+    pub replication_lag_alarm: String,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct FunctionContext {
+    /// The prefix of the function's logical IDs, `Dbprocess`.
+    pub logical: String,
+    /// The deployed name, `<application>-<environment>-dbprocess`.
+    pub name: String,
+    pub code_key_parameter: &'static str,
+    pub description: &'static str,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(environment: &'a Environment, stack: &'a PlannedStack) -> Context<'a> {
+        let region = environment
+            .all_regions()
+            .find(|region| region.region == stack.region)
+            .expect("the plan only names the environment's Regions");
+        let is_primary = stack.region == environment.regions.primary.region;
+        let prefix = environment.name_prefix();
+        let safety = &environment.safety;
+
+        let keeps_data = safety.database_on_delete != DatabaseOnDelete::Delete
+            || (is_primary && safety.data_on_delete == DataOnDelete::Retain);
+        let kept_with_cluster = if safety.database_on_delete == DatabaseOnDelete::Retain {
+            "Retain"
+        } else {
+            "Delete"
+        };
+        let policy = Policies {
+            cluster: safety.database_on_delete.policy(),
+            global_cluster: kept_with_cluster,
+            instance: kept_with_cluster,
+            key: if keeps_data { "Retain" } else { "Delete" },
+            secret: safety.data_on_delete.policy(),
+            data_bucket: safety.data_on_delete.policy(),
+        };
+
+        let names = Names {
+            global_cluster: prefix.clone(),
+            cluster: format!("{prefix}-{}", region.region),
+            secret: format!(
+                "{}/{}/aurora-master",
+                environment.application, environment.environment
+            ),
+            secret_string_template: serde_json::json!({
+                "username": environment.database.master_username
+            })
+            .to_string(),
+            key_alias: format!(
+                "alias/{}/{}/aurora",
+                environment.application, environment.environment
+            ),
+            state_machine: format!("{prefix}-pipeline"),
+            // The prefix AWS recommends for vended logs, so log delivery does not grow the
+            // account's CloudWatch Logs resource policy.
+            state_machine_log_group: format!("/aws/vendedlogs/states/{prefix}-pipeline"),
+            replication_lag_alarm: format!("{prefix}-replication-lag-{}", region.region),
+        };
+
+        let functions = Function::ALL
+            .into_iter()
+            .map(|function| {
+                let context = FunctionContext {
+                    logical: capitalise(function.as_str()),
+                    name: function.function_name(environment),
+                    code_key_parameter: function.code_key_parameter(),
+                    description: description(function),
+                };
+                (function.as_str(), context)
+            })
+            .collect();
+
+        Context {
+            application: &environment.application,
+            environment: &environment.environment,
+            prefix,
+            stack: &stack.name,
+            region,
+            is_primary,
+            primary_region: &environment.regions.primary.region,
+            secondary_regions: environment
+                .regions
+                .secondary
+                .iter()
+                .map(|region| region.region.as_str())
+                .collect(),
+            database: &environment.database,
+            pipeline: &environment.pipeline,
+            architecture: environment.pipeline.architecture.as_str(),
+            deletion_protection: safety.deletion_protection,
+            policy,
+            names,
+            functions,
+            write_forwarding_consistency: if region.write_forwarding.enabled {
+                region.write_forwarding.consistency.as_str()
+            } else {
+                ""
+            },
+        }
+    }
+}
+
+/// The function's `Description`.
+fn description(function: Function) -> &'static str {
+    match function {
+        Function::Preprocess => "Lists the pending review files for one loop of the state machine",
+        Function::Dbprocess => "Loads one review file into Aurora",
+        Function::Postprocess => "Moves a review file to the completed or failed prefix",
+        Function::Migrate => "Creates the database schema (run against the primary only)",
+    }
+}
+
+fn capitalise(word: &str) -> String {
+    let mut chars = word.chars();
+    match chars.next() {
+        Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+        None => String::new(),
+    }
+}
