@@ -146,8 +146,8 @@ def failover_global_cluster(self: RDSResponse) -> Any:
     from moto.core.responses import ActionResult
 
     params = self.params
-    allow_data_loss = cfn_bool(params.get("AllowDataLoss"))
-    switchover = cfn_bool(params.get("Switchover"))
+    allow_data_loss = bool(cfn_bool(params.get("AllowDataLoss")))
+    switchover = bool(cfn_bool(params.get("Switchover")))
     if allow_data_loss and switchover:
         raise InvalidParameterCombination(
             "AllowDataLoss and Switchover can't be specified together."
