@@ -1,0 +1,500 @@
+//! The writer against a real MariaDB: schema, exact counts, idempotency, resumption after a
+//! killed connection, connection failures, and the SQL that write forwarding would reject.
+
+#![allow(clippy::type_complexity)] // row tuples read back in assertions
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{fixture, open_file, synthetic_lines, TestDb};
+use mysql_async::prelude::Queryable;
+use reviews::db::{Consistency, Purpose, StatementLog, TlsMode};
+use reviews::ingest::{ingest_object, IngestSettings, ObjectId, Outcome};
+use reviews::Error;
+
+fn settings(region: &str) -> IngestSettings {
+    IngestSettings {
+        region_indicator: region.into(),
+        batch_size: 4,
+        writers: 2,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_creates_everything_once_and_in_order() {
+    let t = TestDb::new("migrate").await;
+    let db = t.database();
+    let mut s = db.connect(Purpose::Migrate).await.unwrap();
+    let first = reviews::schema::migrate(&mut s, &t.name).await.unwrap();
+    assert_eq!(first.applied, vec![1, 2]);
+    assert_eq!(first.version, 2);
+    let second = reviews::schema::migrate(&mut s, &t.name).await.unwrap();
+    assert!(second.applied.is_empty());
+    assert_eq!(second.version, 2);
+    s.close().await;
+    let versions: Vec<u32> = t
+        .rows("SELECT version FROM schema_migrations ORDER BY version")
+        .await;
+    assert_eq!(versions, vec![1, 2]);
+    let mut tables: Vec<String> = t
+        .rows("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")
+        .await;
+    tables.sort();
+    assert_eq!(
+        tables,
+        [
+            "ingest_batches",
+            "ingest_objects",
+            "review_rejects",
+            "reviews",
+            "schema_migrations"
+        ]
+    );
+    let charset: Vec<String> = t
+        .rows("SELECT DISTINCT character_set_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'reviews' AND character_set_name IS NOT NULL")
+        .await;
+    assert_eq!(charset, ["utf8mb4"]);
+    t.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writer_refuses_a_database_without_the_schema() {
+    let t = TestDb::new("noschema").await;
+    let mut admin = t.admin().await;
+    admin
+        .query_drop(format!("CREATE DATABASE `{}`", t.name))
+        .await
+        .unwrap();
+    let err = ingest_object(
+        &t.database(),
+        &settings("r"),
+        &ObjectId::new("k", "e"),
+        open_file(fixture("mixed.json")),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::Schema(_)), "{err}");
+    assert!(
+        err.to_string().contains("run the migrate function first"),
+        "{err}"
+    );
+    t.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixture_lands_with_exact_counts_and_faithful_text() {
+    let (t, db) = TestDb::migrated("fixture").await;
+    let obj = ObjectId::new("book-reviews/reviews/mixed.json", "\"etag-1\"");
+    // One writer, so the first of two lines with the same identity is the one committed first.
+    let one_writer = IngestSettings {
+        writers: 1,
+        ..settings("us-east-1")
+    };
+    let r = ingest_object(&db, &one_writer, &obj, open_file(fixture("mixed.json")))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::Ingested);
+    assert_eq!(
+        (
+            r.lines,
+            r.blank_lines,
+            r.read,
+            r.inserted,
+            r.already_present,
+            r.rejected
+        ),
+        (11, 2, 9, 4, 1, 4)
+    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM reviews").await, 4);
+
+    let text: Vec<(String, String, u32, String, String, String)> = t
+        .rows("SELECT review_text, summary, CAST(overall AS UNSIGNED), region_indicator, source_key, DATE_FORMAT(ingested_at, '%Y') FROM reviews WHERE reviewer_id = 'A3EMOJI'")
+        .await;
+    assert_eq!(
+        text[0].0,
+        "Great 😀 book\u{2028}second line \"quoted\" back\\slash\ttab 'single'"
+    );
+    assert_eq!(text[0].1, "😀😀");
+    assert_eq!(text[0].2, 4);
+    assert_eq!(text[0].3, "us-east-1");
+    assert_eq!(text[0].4, "book-reviews/reviews/mixed.json");
+
+    let first: Vec<(String, u32, String, String, String, bool)> = t
+        .rows("SELECT review_text, vote, DATE_FORMAT(review_time, '%Y-%m-%d'), JSON_UNQUOTE(JSON_EXTRACT(style, '$.\"Format:\"')), JSON_UNQUOTE(JSON_EXTRACT(image, '$[0]')), verified FROM reviews WHERE reviewer_id = 'A2SUAM1J3GNN3B'")
+        .await;
+    // The first line wins over the later duplicate.
+    assert_eq!(
+        first[0].0,
+        "I bought this for my husband who plays the piano."
+    );
+    assert_eq!(first[0].1, 1234);
+    assert_eq!(first[0].2, "2013-02-27");
+    assert_eq!(first[0].3, " Hardcover");
+    assert!(first[0].4.ends_with("71eG75FTJJL._SY88.jpg"));
+    assert!(first[0].5);
+
+    let cjk: Vec<(String, String, u32, f64)> = t
+        .rows("SELECT reviewer_name, review_text, vote, overall FROM reviews WHERE reviewer_id = 'A6CJK'")
+        .await;
+    assert_eq!(
+        cjk[0],
+        ("山田太郎".into(), "とても良い本です\u{0}end".into(), 7, 3.5)
+    );
+
+    let nulls: Vec<(Option<String>, Option<f64>, Option<u32>, Option<String>)> = t
+        .rows("SELECT review_text, overall, vote, style FROM reviews WHERE reviewer_id = 'A5NULLS'")
+        .await;
+    assert_eq!(nulls[0], (None, None, None, None));
+
+    let rejects: Vec<(u64, String, String)> = t
+        .rows("SELECT line_no, reason, excerpt FROM review_rejects ORDER BY line_no")
+        .await;
+    assert_eq!(
+        rejects.iter().map(|r| r.0).collect::<Vec<_>>(),
+        vec![5, 6, 7, 8]
+    );
+    assert!(rejects[0].1.starts_with("not JSON"), "{}", rejects[0].1);
+    assert_eq!(rejects[0].2, "{this is not json");
+    assert_eq!(rejects[1].1, "not a JSON object");
+    assert_eq!(rejects[2].1, "wrong type: overall is a string");
+    assert!(rejects[3].1.starts_with("missing reviewerID"));
+    t.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_and_long_texts() {
+    let (t, db) = TestDb::migrated("gzip").await;
+    let r = ingest_object(
+        &db,
+        &settings("r"),
+        &ObjectId::new("mixed.json.gz", "g"),
+        open_file(fixture("mixed.json.gz")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (r.read, r.inserted, r.already_present, r.rejected),
+        (9, 4, 1, 4)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.json");
+    let long = "Ω😀".repeat(20_000); // 120 KB, more than TEXT's 64 KiB
+    std::fs::write(
+        &path,
+        format!("{{\"reviewerID\":\"L\",\"asin\":\"B\",\"unixReviewTime\":1,\"reviewText\":\"{long}\"}}\n"),
+    )
+    .unwrap();
+    let r = ingest_object(
+        &db,
+        &settings("r"),
+        &ObjectId::new("long.json", "l"),
+        open_file(path),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.inserted, 1);
+    let back: Vec<String> = t
+        .rows("SELECT review_text FROM reviews WHERE reviewer_id = 'L'")
+        .await;
+    assert_eq!(back[0], long);
+    t.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reruns_and_duplicates_across_files_and_regions_leave_one_row() {
+    let (t, db) = TestDb::migrated("idem").await;
+    let obj = ObjectId::new("a.json", "e1");
+    let first = ingest_object(
+        &db,
+        &settings("eu-west-1"),
+        &obj,
+        open_file(fixture("mixed.json")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.inserted, 4);
+
+    // The same object again: the ledger answers without opening it.
+    let again = ingest_object(&db, &settings("eu-west-1"), &obj, || async {
+        panic!("a finished object must not be opened again")
+    })
+    .await
+    .unwrap();
+    assert_eq!(again.outcome, Outcome::AlreadyIngested);
+    assert_eq!(
+        (
+            again.read,
+            again.inserted,
+            again.already_present,
+            again.rejected
+        ),
+        (
+            first.read,
+            first.inserted,
+            first.already_present,
+            first.rejected
+        )
+    );
+
+    // The same lines in another file, written from another Region.
+    let other = ingest_object(
+        &db,
+        &settings("us-west-2"),
+        &ObjectId::new("b.json", "e2"),
+        open_file(fixture("mixed.json")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (other.inserted, other.already_present, other.rejected),
+        (0, 5, 4)
+    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM reviews").await, 4);
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM reviews WHERE region_indicator <> 'eu-west-1'")
+            .await,
+        0
+    );
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM reviews WHERE source_key <> 'a.json'")
+            .await,
+        0
+    );
+    t.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_connection_fails_the_run_and_the_retry_completes_exactly() {
+    let (t, db) = TestDb::migrated("kill").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.json");
+    let n = 30_000;
+    std::fs::write(&path, synthetic_lines(n, "K")).unwrap();
+    let obj = ObjectId::new("big.json", "e");
+    let s = IngestSettings {
+        region_indicator: "r".into(),
+        batch_size: 200,
+        writers: 1,
+    };
+
+    let run = {
+        let (db, s, obj, path) = (t.database(), s.clone(), obj.clone(), path.clone());
+        tokio::spawn(async move { ingest_object(&db, &s, &obj, open_file(path)).await })
+    };
+    // Once a few batches are in, kill the writer's connection from another session.
+    let mut admin = t.admin().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let batches: Option<u64> = admin
+            .query_first(format!("SELECT COUNT(*) FROM `{}`.ingest_batches", t.name))
+            .await
+            .unwrap();
+        if batches.unwrap_or(0) >= 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no batches committed within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let ids: Vec<u64> = admin
+        .query(format!(
+            "SELECT id FROM information_schema.processlist WHERE db = '{}' AND id <> CONNECTION_ID()",
+            t.name
+        ))
+        .await
+        .unwrap();
+    assert!(!ids.is_empty());
+    for id in ids {
+        let _ = admin.query_drop(format!("KILL CONNECTION {id}")).await;
+    }
+    let err = run
+        .await
+        .unwrap()
+        .expect_err("the run must fail when its connection is killed");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("big.json") && msg.contains("database error while"),
+        "{msg}"
+    );
+    let landed = t.count("SELECT COUNT(*) FROM reviews").await;
+    assert!(
+        landed > 0 && landed < n as u64,
+        "{landed} rows landed before the kill"
+    );
+
+    let retry = ingest_object(&db, &s, &obj, open_file(path)).await.unwrap();
+    assert_eq!(retry.outcome, Outcome::Ingested);
+    assert!(retry.resumed_batches >= 3);
+    // Exactly the counts of a run that never failed.
+    assert_eq!(
+        (
+            retry.read,
+            retry.inserted,
+            retry.already_present,
+            retry.rejected
+        ),
+        (n as u64, n as u64, 0, 0)
+    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM reviews").await, n as u64);
+    t.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_database_fails_within_the_connect_timeout() {
+    // A server that accepts the connection and never says anything.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    let t = TestDb::new("unreach").await;
+    let mut cfg = t.config();
+    cfg.port = port;
+    cfg.connect_timeout = Duration::from_secs(1);
+    let db = reviews::db::Database::new(
+        cfg,
+        reviews::db::CredentialSource::Fixed(reviews::db::DbCredentials::new("u", "p")),
+    );
+    let started = Instant::now();
+    let err = db.connect(Purpose::Write).await.err().expect("must fail");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(matches!(err, Error::ConnectTimeout { .. }), "{err}");
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
+
+    // Nothing listening at all: refused at once.
+    drop(_hold);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mut cfg = t.config();
+    cfg.port = closed_port;
+    let db = reviews::db::Database::new(
+        cfg,
+        reviews::db::CredentialSource::Fixed(reviews::db::DbCredentials::new("u", "p")),
+    );
+    let err = db.connect(Purpose::Write).await.err().expect("must fail");
+    assert!(matches!(err, Error::Connect { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("cannot connect to the database at"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consistency_is_set_when_configured_and_never_swallowed() {
+    let (t, _) = TestDb::migrated("consistency").await;
+    let mut cfg = t.config();
+    cfg.consistency = Consistency::parse_setting("session").unwrap();
+    let db = reviews::db::Database::new(
+        cfg,
+        reviews::db::CredentialSource::Fixed(reviews::db::DbCredentials::new(
+            t.user.clone(),
+            t.password.clone(),
+        )),
+    );
+    // MariaDB has no such variable: configured anyway, it is an error, not a silent skip.
+    let err = db
+        .connect(Purpose::Write)
+        .await
+        .err()
+        .expect("MariaDB lacks the variable");
+    assert!(
+        err.to_string().contains("aurora_replica_read_consistency"),
+        "{err}"
+    );
+    assert_eq!(Consistency::parse_setting("").unwrap(), None);
+    assert!(Consistency::parse_setting("strong").is_err());
+    t.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_required_against_a_plain_server_is_a_clear_error() {
+    let t = TestDb::new("tls").await;
+    let mut cfg = t.config();
+    cfg.tls = TlsMode::Required;
+    let db = reviews::db::Database::new(
+        cfg,
+        reviews::db::CredentialSource::Fixed(reviews::db::DbCredentials::new(
+            t.user.clone(),
+            t.password.clone(),
+        )),
+    );
+    let err = db
+        .connect(Purpose::Migrate)
+        .await
+        .err()
+        .expect("the test server has no TLS");
+    assert!(
+        err.to_string()
+            .starts_with("cannot connect to the database at"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_issues_nothing_write_forwarding_rejects() {
+    let (t, _) = TestDb::migrated("sqlaudit").await;
+    let log = StatementLog::default();
+    let db = t.database().with_statement_log(log.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("some.json");
+    std::fs::write(
+        &path,
+        synthetic_lines(50, "S") + &std::fs::read_to_string(fixture("mixed.json")).unwrap(),
+    )
+    .unwrap();
+    ingest_object(
+        &db,
+        &settings("r"),
+        &ObjectId::new("some.json", "e"),
+        open_file(path),
+    )
+    .await
+    .unwrap();
+    let statements = log.statements();
+    assert!(statements
+        .iter()
+        .any(|s| s.starts_with("INSERT INTO reviews")));
+    assert!(statements
+        .iter()
+        .any(|s| s.starts_with("INSERT INTO review_rejects")));
+    for s in &statements {
+        let head: String = s.chars().take(200).collect::<String>().to_ascii_uppercase();
+        let first = head.split_whitespace().next().unwrap_or("");
+        assert!(
+            ["SET", "SELECT", "INSERT", "UPDATE", "START", "COMMIT", "ROLLBACK"].contains(&first),
+            "unexpected statement kind: {head}"
+        );
+        for banned in [
+            "SAVEPOINT",
+            "LOAD DATA",
+            "TEMPORARY",
+            "LOCK TABLES",
+            "XA ",
+            "READ COMMITTED",
+            "SERIALIZABLE",
+            "READ UNCOMMITTED",
+        ] {
+            assert!(!head.contains(banned), "{banned} in {head}");
+        }
+        if first == "SET" {
+            assert!(
+                head.starts_with("SET NAMES UTF8MB4, SESSION SQL_MODE")
+                    || head == "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+                "{head}"
+            );
+        }
+    }
+    t.drop_db().await;
+}
