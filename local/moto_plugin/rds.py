@@ -663,6 +663,34 @@ class CfnDBInstance(CloudFormationModel):
         db_kwargs = {k: v for k, v in db_kwargs.items() if v is not None}
         return backend.create_db_instance(db_kwargs)
 
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        original_resource: DBInstance,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> DBInstance:
+        # Without this, moto's parser stores None for an updated instance (its own
+        # DBInstance has no update handler) and later Refs to it come back empty.
+        props = cloudformation_json["Properties"]
+        name = props.get("DBInstanceIdentifier")
+        same_name = name is None or name.lower() == original_resource.db_instance_identifier
+        old_cluster = getattr(original_resource, "db_cluster_identifier", None) or ""
+        same_cluster = (props.get("DBClusterIdentifier") or "").lower() == old_cluster.lower()
+        if same_name and same_cluster:
+            if props.get("DBInstanceClass"):
+                original_resource.db_instance_class = props["DBInstanceClass"]
+            if props.get("PromotionTier") is not None:
+                original_resource.promotion_tier = cfn_int(props["PromotionTier"])
+            return original_resource
+        replacement = cls.create_from_cloudformation_json(
+            name or new_resource_name, cloudformation_json, account_id, region_name
+        )
+        original_resource.delete(account_id, region_name)
+        return replacement
+
 
 def install() -> None:
     rds_models.CfnGlobalCluster = CfnGlobalCluster

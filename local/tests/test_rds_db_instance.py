@@ -69,3 +69,16 @@ def test_instances_are_members_of_their_cluster(client):
     cfn.delete_stack(StackName="app-db")
     assert rds.describe_db_clusters()["DBClusters"] == []
     assert rds.describe_db_instances()["DBInstances"] == []
+
+
+def test_instance_class_changes_in_place(client):
+    cfn = client("cloudformation")
+    deploy(cfn, "app-db", TEMPLATE, {"SubnetGroup": make_subnet_group(client)})
+    bigger = TEMPLATE.replace("DBInstanceClass: db.r6g.large\n      Engine: aurora-mysql\n  Reader",
+                              "DBInstanceClass: db.r6g.xlarge\n      Engine: aurora-mysql\n  Reader")
+    stack = deploy(cfn, "app-db", bigger, {"SubnetGroup": "app-db"}, change_set_type="UPDATE")
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    out = outputs(stack)
+    [writer] = client("rds").describe_db_instances(DBInstanceIdentifier=out["Writer"])["DBInstances"]
+    assert writer["DBInstanceClass"] == "db.r6g.xlarge"
+    assert len(client("rds").describe_db_instances()["DBInstances"]) == 2
