@@ -1,0 +1,630 @@
+//! `deploy render`: the rendered templates and plan (snapshots), determinism, the summary
+//! table, the agreement between each template and the plan, and the resources the
+//! application needs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use deploy::plan::{ParameterSource, Part, StackPlan};
+use deploy::render::{render, Rendered, RenderedTemplate};
+use serde_json::Value;
+
+fn manifest_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+const PROD: &str = "environments/prod.yaml";
+const THREE_SECONDARIES: &str = "tests/fixtures/three-secondaries.yaml";
+
+fn rendered(relative: &str) -> Rendered {
+    let environment = deploy::env::load(&manifest_path(relative))
+        .unwrap_or_else(|problems| panic!("{relative} is invalid:\n{problems}"));
+    render(&environment).expect("renders")
+}
+
+fn parse(template: &RenderedTemplate) -> Value {
+    yaml_serde::from_str(&template.body)
+        .unwrap_or_else(|error| panic!("{} is not YAML: {error}", template.path))
+}
+
+/// Every rendered environment the checks below run on.
+fn all_rendered() -> Vec<(&'static str, Rendered)> {
+    [PROD, THREE_SECONDARIES]
+        .into_iter()
+        .map(|file| (file, rendered(file)))
+        .collect()
+}
+
+fn resources_of_type<'a>(template: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
+    template["Resources"]
+        .as_object()
+        .expect("Resources")
+        .iter()
+        .filter(|(_, resource)| resource["Type"] == kind)
+        .collect()
+}
+
+#[test]
+fn prod_templates_match_snapshots() {
+    let rendered = rendered(PROD);
+    for template in &rendered.templates {
+        let name = format!(
+            "prod_{}_{}",
+            template.region.replace('-', "_"),
+            template.part
+        );
+        insta::assert_snapshot!(name, template.body);
+    }
+    insta::assert_snapshot!("prod_plan_json", rendered.plan.to_json());
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    let first = rendered(PROD);
+    let second = rendered(PROD);
+    assert_eq!(first.plan.to_json(), second.plan.to_json());
+    assert_eq!(first.templates, second.templates);
+
+    // And the files the binary writes, byte for byte.
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    for dir in &dirs {
+        Command::cargo_bin("deploy")
+            .unwrap()
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["render", PROD, "--out"])
+            .arg(dir.path())
+            .assert()
+            .success();
+    }
+    let files = |dir: &Path| -> BTreeMap<PathBuf, Vec<u8>> {
+        let mut files = BTreeMap::new();
+        let mut pending = vec![dir.to_path_buf()];
+        while let Some(next) = pending.pop() {
+            for entry in std::fs::read_dir(&next).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else {
+                    let bytes = std::fs::read(&path).unwrap();
+                    files.insert(path.strip_prefix(dir).unwrap().to_path_buf(), bytes);
+                }
+            }
+        }
+        files
+    };
+    let (a, b) = (files(dirs[0].path()), files(dirs[1].path()));
+    assert_eq!(a.len(), 9, "8 templates and plan.json: {:?}", a.keys());
+    assert_eq!(a, b);
+    assert_eq!(
+        String::from_utf8(a[Path::new("plan.json")].clone()).unwrap(),
+        first.plan.to_json()
+    );
+}
+
+#[test]
+fn render_without_out_prints_the_summary_table() {
+    let output = Command::cargo_bin("deploy")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["render", PROD])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(output.stderr.is_empty(), "{output:?}");
+    insta::assert_snapshot!("prod_summary", String::from_utf8(output.stdout).unwrap());
+}
+
+#[test]
+fn render_out_writes_every_template_and_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    Command::cargo_bin("deploy")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["render", THREE_SECONDARIES, "--out"])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout("");
+    let plan: StackPlan =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("plan.json")).unwrap())
+            .expect("plan.json reads back into the plan's types");
+    assert_eq!(plan, rendered(THREE_SECONDARIES).plan);
+    for (_, stack) in plan.stacks() {
+        assert!(
+            dir.path().join(&stack.template).is_file(),
+            "{}",
+            stack.template
+        );
+    }
+}
+
+#[test]
+fn an_invalid_environment_renders_nothing_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("broken.yaml");
+    std::fs::write(&file, "application: x\n").unwrap();
+    let out = dir.path().join("out");
+    Command::cargo_bin("deploy")
+        .unwrap()
+        .arg("render")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2);
+    assert!(!out.exists());
+}
+
+#[test]
+fn plan_orders_the_stacks_in_waves() {
+    for (file, rendered) in all_rendered() {
+        let plan = &rendered.plan;
+        let environment = deploy::env::load(&manifest_path(file)).unwrap();
+        let regions: Vec<&str> = environment
+            .all_regions()
+            .map(|r| r.region.as_str())
+            .collect();
+        let primary = regions[0];
+        let wave = |n: usize| -> Vec<(Part, &str)> {
+            plan.waves[n - 1]
+                .stacks
+                .iter()
+                .map(|s| (s.part, s.region.as_str()))
+                .collect()
+        };
+        assert_eq!(plan.waves.len(), 4, "{file}");
+        assert_eq!(
+            wave(1),
+            regions
+                .iter()
+                .flat_map(|r| [(Part::Assets, *r), (Part::Network, *r)])
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(wave(2), vec![(Part::Database, primary)]);
+        assert_eq!(
+            wave(3),
+            regions[1..]
+                .iter()
+                .map(|r| (Part::Database, *r))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            wave(4),
+            regions
+                .iter()
+                .map(|r| (Part::Pipeline, *r))
+                .collect::<Vec<_>>()
+        );
+        for (number, wave) in plan.waves.iter().enumerate() {
+            assert_eq!(usize::from(wave.number), number + 1);
+        }
+        for (_, stack) in plan.stacks() {
+            assert_eq!(
+                stack.name,
+                format!(
+                    "{}-{}-{}-{}",
+                    plan.application, plan.environment, stack.part, stack.region
+                )
+            );
+            assert_eq!(stack.template, format!("{}/{}.yaml", stack.region, stack.part));
+            assert_eq!(stack.tags["deploy:application"], plan.application);
+            assert_eq!(stack.tags["deploy:environment"], plan.environment);
+            for (key, value) in &environment.tags {
+                assert_eq!(&stack.tags[key], value);
+            }
+        }
+        assert_eq!(
+            serde_json::to_value(&plan.post_deploy).unwrap(),
+            serde_json::json!([{"invoke": {
+                "function": "migrate",
+                "function_name": format!("{}-{}-migrate", plan.application, plan.environment),
+                "region": primary,
+                "reason": "create the schema; DDL cannot be forwarded, so only the primary runs it",
+            }}])
+        );
+    }
+}
+
+#[test]
+fn parameters_agree_with_the_plan_and_outputs_exist() {
+    for (file, rendered) in all_rendered() {
+        let templates: BTreeMap<&str, Value> = rendered
+            .templates
+            .iter()
+            .map(|t| (t.stack.as_str(), parse(t)))
+            .collect();
+        let waves: BTreeMap<&str, u8> = rendered
+            .templates
+            .iter()
+            .map(|t| (t.stack.as_str(), t.wave))
+            .collect();
+        for (wave, stack) in rendered.plan.stacks() {
+            let template = &templates[stack.name.as_str()];
+            let declared: Vec<&String> = template
+                .get("Parameters")
+                .and_then(Value::as_object)
+                .map(|p| p.keys().collect())
+                .unwrap_or_default();
+            let planned: Vec<&String> = stack.parameters.iter().map(|p| &p.name).collect();
+            assert_eq!(declared, planned, "{file}: {}", stack.name);
+
+            for parameter in &stack.parameters {
+                match &parameter.source {
+                    ParameterSource::StackOutput {
+                        stack: source,
+                        output,
+                    } => {
+                        let source_template = templates.get(source.as_str()).unwrap_or_else(|| {
+                            panic!("{}: {} names no stack: {source}", stack.name, parameter.name)
+                        });
+                        assert!(
+                            source_template["Outputs"].get(output).is_some(),
+                            "{file}: {}.{} reads output {output} that {source} does not declare",
+                            stack.name,
+                            parameter.name
+                        );
+                        assert!(
+                            waves[source.as_str()] < wave.number,
+                            "{}: {source} must be deployed in an earlier wave",
+                            stack.name
+                        );
+                    }
+                    ParameterSource::LambdaCode(function) => {
+                        assert_eq!(parameter.name, function.code_key_parameter());
+                    }
+                    ParameterSource::Discover(_) | ParameterSource::Value(_) => {
+                        assert_eq!(stack.part, Part::Network, "{}", parameter.name);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn subnets_come_from_the_file_when_listed_else_are_discovered() {
+    let rendered = rendered(THREE_SECONDARIES);
+    let sources: BTreeMap<&str, Value> = rendered
+        .plan
+        .stacks()
+        .filter(|(_, s)| s.part == Part::Network)
+        .map(|(_, s)| {
+            let subnets = s.parameters.iter().find(|p| p.name == "SubnetIds").unwrap();
+            (
+                s.region.as_str(),
+                serde_json::to_value(&subnets.source).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sources["eu-west-1"],
+        serde_json::json!({"value": ["subnet-0a1b2c3d", "subnet-1a2b3c4d"]})
+    );
+    assert_eq!(
+        sources["eu-central-1"],
+        serde_json::json!({"discover": "subnet_ids"})
+    );
+}
+
+#[test]
+fn every_region_has_the_resources_the_application_needs() {
+    for (file, rendered) in all_rendered() {
+        let environment = deploy::env::load(&manifest_path(file)).unwrap();
+        let primary = &environment.regions.primary.region;
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        let mut global_clusters = 0;
+        for template in &rendered.templates {
+            let parsed = parse(template);
+            let here = environment
+                .all_regions()
+                .find(|r| r.region == template.region)
+                .unwrap();
+            let is_primary = &template.region == primary;
+            for (_, resource) in parsed["Resources"].as_object().unwrap() {
+                let kind = resource["Type"].as_str().unwrap();
+                *counts.entry(format!("{}/{kind}", template.region)).or_default() += 1;
+            }
+            global_clusters += resources_of_type(&parsed, "AWS::RDS::GlobalCluster").len();
+
+            if template.part != Part::Database {
+                continue;
+            }
+            let clusters = resources_of_type(&parsed, "AWS::RDS::DBCluster");
+            assert_eq!(clusters.len(), 1, "{}", template.path);
+            let cluster = &clusters[0].1["Properties"];
+            assert_eq!(cluster["StorageEncrypted"], true);
+            assert_eq!(cluster["KmsKeyId"]["Fn::GetAtt"][0], "DatabaseKey");
+            assert_eq!(cluster["Engine"], "aurora-mysql");
+            assert_eq!(cluster["EngineVersion"], environment.database.engine_version);
+            assert_eq!(
+                cluster["DeletionProtection"],
+                environment.safety.deletion_protection
+            );
+            assert_eq!(
+                resources_of_type(&parsed, "AWS::KMS::Key").len(),
+                1,
+                "each Region has its own key"
+            );
+            let instances = resources_of_type(&parsed, "AWS::RDS::DBInstance");
+            assert_eq!(instances.len(), usize::from(here.instance_count));
+            for (_, instance) in instances {
+                assert_eq!(instance["Properties"]["PubliclyAccessible"], false);
+                assert_eq!(instance["Properties"]["DBClusterIdentifier"]["Ref"], "Cluster");
+            }
+            if is_primary {
+                assert_eq!(cluster["GlobalClusterIdentifier"]["Ref"], "GlobalCluster");
+                assert!(cluster.get("MasterUserPassword").is_some());
+                assert!(cluster.get("ManageMasterUserPassword").is_none());
+                let secrets = resources_of_type(&parsed, "AWS::SecretsManager::Secret");
+                assert_eq!(secrets.len(), 1);
+                let replicas: Vec<&str> = secrets[0].1["Properties"]["ReplicaRegions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["Region"].as_str().unwrap())
+                    .collect();
+                let secondaries: Vec<&str> = environment
+                    .regions
+                    .secondary
+                    .iter()
+                    .map(|r| r.region.as_str())
+                    .collect();
+                assert_eq!(replicas, secondaries);
+            } else {
+                assert_eq!(
+                    cluster["GlobalClusterIdentifier"],
+                    format!("{}-{}", environment.application, environment.environment)
+                );
+                assert_eq!(cluster["SourceRegion"], primary.as_str());
+                assert_eq!(
+                    cluster["EnableGlobalWriteForwarding"],
+                    here.write_forwarding.enabled
+                );
+                for forbidden in ["MasterUsername", "MasterUserPassword", "DatabaseName"] {
+                    assert!(cluster.get(forbidden).is_none(), "{forbidden} on a secondary");
+                }
+                assert!(resources_of_type(&parsed, "AWS::SecretsManager::Secret").is_empty());
+            }
+        }
+        assert_eq!(global_clusters, 1, "{file}: one global cluster");
+
+        for region in environment.all_regions() {
+            let r = &region.region;
+            let count = |kind: &str| counts.get(&format!("{r}/{kind}")).copied().unwrap_or(0);
+            let is_primary = r == primary;
+            assert_eq!(count("AWS::RDS::DBCluster"), 1, "{r}");
+            assert_eq!(
+                count("AWS::RDS::DBInstance"),
+                usize::from(region.instance_count)
+            );
+            assert_eq!(count("AWS::KMS::Key"), 1, "{r}");
+            assert_eq!(
+                count("AWS::SecretsManager::Secret"),
+                usize::from(is_primary)
+            );
+            assert_eq!(count("AWS::EC2::SecurityGroup"), 3, "{r}: lambda, database, endpoint");
+            assert_eq!(count("AWS::EC2::VPCEndpoint"), 2, "{r}: S3, Secrets Manager");
+            assert_eq!(count("AWS::S3::Bucket"), 2, "{r}: assets, data");
+            assert_eq!(count("AWS::Lambda::Function"), 4, "{r}");
+            assert_eq!(count("AWS::StepFunctions::StateMachine"), 1, "{r}");
+            assert_eq!(count("AWS::IAM::Role"), 5, "{r}: one per function + state machine");
+            assert_eq!(count("AWS::Logs::LogGroup"), 5, "{r}");
+            assert_eq!(count("AWS::RDS::DBSubnetGroup"), 1, "{r}");
+            assert_eq!(
+                count("AWS::CloudWatch::Alarm"),
+                usize::from(!is_primary),
+                "{r}: replication lag alarm in secondaries only"
+            );
+        }
+    }
+}
+
+#[test]
+fn pipeline_functions_and_state_machine() {
+    for (file, rendered) in all_rendered() {
+        let environment = deploy::env::load(&manifest_path(file)).unwrap();
+        let prefix = environment.name_prefix();
+        for template in rendered.templates.iter().filter(|t| t.part == Part::Pipeline) {
+            let parsed = parse(template);
+            let region = environment
+                .all_regions()
+                .find(|r| r.region == template.region)
+                .unwrap();
+            let functions = resources_of_type(&parsed, "AWS::Lambda::Function");
+            let names: BTreeSet<&str> = functions
+                .iter()
+                .map(|(_, f)| f["Properties"]["FunctionName"].as_str().unwrap())
+                .collect();
+            let expected: BTreeSet<String> = ["preprocess", "dbprocess", "postprocess", "migrate"]
+                .iter()
+                .map(|f| format!("{prefix}-{f}"))
+                .collect();
+            assert_eq!(
+                names,
+                expected.iter().map(String::as_str).collect::<BTreeSet<_>>()
+            );
+            for (logical, function) in &functions {
+                let properties = &function["Properties"];
+                assert_eq!(properties["Runtime"], "provided.al2023");
+                assert_eq!(properties["Handler"], "bootstrap");
+                assert_eq!(
+                    properties["Architectures"][0],
+                    environment.pipeline.architecture.as_str()
+                );
+                let in_vpc = properties.get("VpcConfig").is_some();
+                let talks_to_database = properties["Environment"]["Variables"]
+                    .get("DB_HOST")
+                    .is_some();
+                assert_eq!(in_vpc, talks_to_database, "{logical}: only DB functions in the VPC");
+                if talks_to_database {
+                    let expected = if region.write_forwarding.enabled {
+                        region.write_forwarding.consistency.as_str()
+                    } else {
+                        ""
+                    };
+                    assert_eq!(
+                        properties["Environment"]["Variables"]["WRITE_FORWARDING_CONSISTENCY"],
+                        expected
+                    );
+                }
+            }
+
+            let machines = resources_of_type(&parsed, "AWS::StepFunctions::StateMachine");
+            let properties = &machines[0].1["Properties"];
+            assert_eq!(properties["LoggingConfiguration"]["Level"], "ERROR");
+            let definition: Value =
+                serde_json::from_str(properties["DefinitionString"].as_str().unwrap())
+                    .expect("the ASL is JSON");
+            let map = &definition["States"]["IngestFiles"];
+            assert_eq!(map["Type"], "Map");
+            assert_eq!(map["MaxConcurrency"], environment.pipeline.max_concurrency);
+            let load = &map["ItemProcessor"]["States"]["LoadFile"];
+            assert_eq!(load["Retry"][0]["JitterStrategy"], "FULL");
+            assert!(load["Retry"][0]["MaxDelaySeconds"].is_u64());
+            assert_eq!(load["Catch"][0]["Next"], "MoveToFailed");
+            assert_eq!(definition["States"]["MoreFiles"]["Type"], "Choice");
+            // Every ${...} placeholder in the ASL has a substitution.
+            let substitutions = properties["DefinitionSubstitutions"].as_object().unwrap();
+            let text = properties["DefinitionString"].as_str().unwrap();
+            for placeholder in text.split("${").skip(1) {
+                let name = placeholder.split('}').next().unwrap();
+                assert!(substitutions.contains_key(name), "{name}");
+            }
+        }
+    }
+}
+
+/// Every policy document in a template, with where it is.
+fn policy_documents(template: &Value) -> Vec<(String, &Value)> {
+    let mut documents = Vec::new();
+    for (logical, resource) in template["Resources"].as_object().unwrap() {
+        let properties = &resource["Properties"];
+        match resource["Type"].as_str().unwrap() {
+            "AWS::IAM::Role" => {
+                documents.push((format!("{logical} trust"), &properties["AssumeRolePolicyDocument"]));
+                for policy in properties["Policies"].as_array().into_iter().flatten() {
+                    documents.push((logical.clone(), &policy["PolicyDocument"]));
+                }
+            }
+            "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" | "AWS::S3::BucketPolicy" => {
+                documents.push((logical.clone(), &properties["PolicyDocument"]));
+            }
+            "AWS::KMS::Key" => documents.push((logical.clone(), &properties["KeyPolicy"])),
+            _ => {}
+        }
+    }
+    documents
+}
+
+fn actions(statement: &Value) -> Vec<&str> {
+    match &statement["Action"] {
+        Value::String(action) => vec![action.as_str()],
+        Value::Array(actions) => actions.iter().map(|a| a.as_str().unwrap()).collect(),
+        other => panic!("Action is {other}"),
+    }
+}
+
+#[test]
+fn no_hard_coded_partition_and_no_wildcard_actions() {
+    for (file, rendered) in all_rendered() {
+        for template in &rendered.templates {
+            assert!(
+                !template.body.contains("arn:aws:"),
+                "{file}: {} hard-codes the partition; use ${{AWS::Partition}}",
+                template.path
+            );
+            let parsed = parse(template);
+            for (place, document) in policy_documents(&parsed) {
+                for statement in document["Statement"].as_array().unwrap() {
+                    assert!(statement.get("NotAction").is_none(), "{place}");
+                    let actions = actions(statement);
+                    let wildcard = actions.iter().any(|a| a.contains('*'));
+                    if !wildcard {
+                        continue;
+                    }
+                    // The two documented exceptions, neither of them IAM: the TLS-only
+                    // bucket policies deny everything over plain HTTP, and the KMS key
+                    // policy's root statement is AWS's default that lets IAM govern the key.
+                    let tls_deny = statement["Effect"] == "Deny"
+                        && statement["Sid"] == "DenyInsecureTransport";
+                    let key_root = place == "DatabaseKey"
+                        && statement["Sid"] == "EnableIamPolicies"
+                        && actions == ["kms:*"];
+                    assert!(
+                        tls_deny || key_root,
+                        "{file}: {} {place}: wildcard action in {statement}",
+                        template.path
+                    );
+                }
+            }
+            for (logical, role) in resources_of_type(&parsed, "AWS::IAM::Role") {
+                for policy in role["Properties"]["Policies"].as_array().into_iter().flatten() {
+                    for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+                        for action in actions(statement) {
+                            assert!(!action.contains('*'), "{logical}: {action}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn buckets_are_private_encrypted_and_tls_only() {
+    for (_, rendered) in all_rendered() {
+        for template in &rendered.templates {
+            let parsed = parse(template);
+            let policies = resources_of_type(&parsed, "AWS::S3::BucketPolicy");
+            for (logical, bucket) in resources_of_type(&parsed, "AWS::S3::Bucket") {
+                let properties = &bucket["Properties"];
+                assert!(properties.get("BucketName").is_none(), "generated names");
+                assert!(properties["BucketEncryption"].is_object());
+                for setting in [
+                    "BlockPublicAcls",
+                    "BlockPublicPolicy",
+                    "IgnorePublicAcls",
+                    "RestrictPublicBuckets",
+                ] {
+                    assert_eq!(properties["PublicAccessBlockConfiguration"][setting], true);
+                }
+                assert_eq!(
+                    properties["OwnershipControls"]["Rules"][0]["ObjectOwnership"],
+                    "BucketOwnerEnforced"
+                );
+                let policy = policies
+                    .iter()
+                    .find(|(_, p)| p["Properties"]["Bucket"]["Ref"] == logical.as_str())
+                    .unwrap_or_else(|| panic!("{logical} has no bucket policy"));
+                let statement = &policy.1["Properties"]["PolicyDocument"]["Statement"][0];
+                assert_eq!(statement["Effect"], "Deny");
+                assert_eq!(
+                    statement["Condition"]["Bool"]["aws:SecureTransport"],
+                    "false"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn values_cannot_break_the_yaml() {
+    // A tag or prefix is never interpolated raw: quotes, colons and newlines survive.
+    let mut environment = deploy::env::load(&manifest_path(PROD)).unwrap();
+    let nasty = "a: b\n- c # \"d\" 'e' {{f}} ${g}";
+    environment.tags.insert("nasty".into(), nasty.into());
+    environment.database.name = "reviews\": x".into();
+    let rendered = render(&environment).expect("renders");
+    let pipeline = rendered
+        .templates
+        .iter()
+        .find(|t| t.part == Part::Pipeline)
+        .unwrap();
+    let parsed = parse(pipeline);
+    assert_eq!(
+        parsed["Resources"]["MigrateFunction"]["Properties"]["Environment"]["Variables"]["DB_NAME"],
+        "reviews\": x"
+    );
+    assert_eq!(rendered.plan.waves[0].stacks[0].tags["nasty"], nasty);
+}
