@@ -31,6 +31,14 @@ start_moto() {
   # A fresh, seeded state gives the same generated IDs on every run.
   http_post "$url/moto-api/reset"
   http_post "$url/moto-api/seed?a=42"
+  # moto makes each Region's default VPC on first use, with the next seeded ID: touch the
+  # Regions in a fixed order so environments/local.yaml can name their VPCs.
+  "$PY" - "$url" <<'PY'
+import sys, boto3
+for region in ("us-east-1", "us-east-2", "us-west-2", "eu-west-1"):
+    boto3.client("ec2", region_name=region, endpoint_url=sys.argv[1],
+                 aws_access_key_id="test", aws_secret_access_key="test").describe_vpcs()
+PY
   say "moto started (pid $pid) on $url; log: $log"
 }
 

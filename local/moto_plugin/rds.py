@@ -165,6 +165,41 @@ def failover_global_cluster(self: RDSResponse) -> Any:
     return ActionResult({"GlobalCluster": answer})
 
 
+# Aurora MySQL versions DescribeDBEngineVersions knows (moto 5.2.5 has no such call).
+# A stand-in list of real versions; an unknown version gets an empty answer, as from AWS.
+AURORA_MYSQL_VERSIONS = {
+    "aurora-mysql5.7": ["5.7.mysql_aurora.2.11.2", "5.7.mysql_aurora.2.11.5",
+                        "5.7.mysql_aurora.2.12.0", "5.7.mysql_aurora.2.12.4"],
+    "aurora-mysql8.0": ["8.0.mysql_aurora.3.04.3", "8.0.mysql_aurora.3.05.2",
+                        "8.0.mysql_aurora.3.06.1", "8.0.mysql_aurora.3.07.1",
+                        "8.0.mysql_aurora.3.08.0", "8.0.mysql_aurora.3.08.1",
+                        "8.0.mysql_aurora.3.08.2", "8.0.mysql_aurora.3.09.0",
+                        "8.0.mysql_aurora.3.10.0"],
+}
+
+
+def describe_db_engine_versions(self: RDSResponse) -> Any:
+    from moto.core.responses import ActionResult
+
+    params = self.params
+    engine = params.get("Engine")
+    wanted = params.get("EngineVersion")
+    versions = []
+    if engine in (None, "aurora-mysql"):
+        for family, names in AURORA_MYSQL_VERSIONS.items():
+            for name in names:
+                if wanted in (None, name):
+                    versions.append({
+                        "Engine": "aurora-mysql",
+                        "EngineVersion": name,
+                        "DBParameterGroupFamily": family,
+                        "DBEngineDescription": "Aurora MySQL",
+                        "SupportsGlobalDatabases": True,
+                        "Status": "available",
+                    })
+    return ActionResult({"DBEngineVersions": versions})
+
+
 def remove_from_global_cluster(self: RDSResponse) -> Any:
     from moto.core.responses import ActionResult
 
@@ -700,6 +735,7 @@ def install() -> None:
     RDSResponse.switchover_global_cluster = switchover_global_cluster
     RDSResponse.failover_global_cluster = failover_global_cluster
     RDSResponse.remove_from_global_cluster = remove_from_global_cluster
+    RDSResponse.describe_db_engine_versions = describe_db_engine_versions
     rds_models.RDSBackend.remove_from_global_cluster = backend_remove_from_global_cluster
     rds_models.RDSBackend.delete_db_cluster = delete_db_cluster
 

@@ -1,0 +1,24 @@
+"""DescribeDBEngineVersions, which moto 5.2.5 lacks and `deploy up`'s preflight calls to
+check that the pinned Aurora MySQL version exists in every Region."""
+
+
+def test_a_known_version_is_described_in_every_region(client):
+    for region in ("us-east-1", "us-east-2"):
+        versions = client("rds", region).describe_db_engine_versions(
+            Engine="aurora-mysql", EngineVersion="8.0.mysql_aurora.3.08.2"
+        )["DBEngineVersions"]
+        assert [v["EngineVersion"] for v in versions] == ["8.0.mysql_aurora.3.08.2"]
+        assert versions[0]["DBParameterGroupFamily"] == "aurora-mysql8.0"
+
+
+def test_an_unknown_version_gets_an_empty_answer(client):
+    versions = client("rds").describe_db_engine_versions(
+        Engine="aurora-mysql", EngineVersion="8.0.mysql_aurora.3.99.9"
+    )["DBEngineVersions"]
+    assert versions == []
+
+
+def test_without_a_version_every_aurora_mysql_version_is_listed(client):
+    versions = client("rds").describe_db_engine_versions(Engine="aurora-mysql")["DBEngineVersions"]
+    assert "5.7.mysql_aurora.2.11.2" in [v["EngineVersion"] for v in versions]
+    assert all(v["Engine"] == "aurora-mysql" for v in versions)
