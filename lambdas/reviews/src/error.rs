@@ -57,6 +57,22 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// A stable name for the kind of failure: the Lambda `errorType`, which Step Functions'
+    /// `Retry` and `Catch` match on.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Config(_) => "ConfigError",
+            Error::Connect { .. } | Error::ConnectTimeout { .. } => "DatabaseUnavailable",
+            Error::Database { .. } => "DatabaseError",
+            Error::Schema(_) => "SchemaNotReady",
+            Error::Secret { .. } => "SecretError",
+            Error::S3 { .. } => "S3Error",
+            Error::NotFound { .. } => "ObjectNotFound",
+            Error::Read { .. } => "ReadError",
+            Error::Other(_) => "IngestError",
+        }
+    }
+
     /// MySQL's "Access denied": the one error after which fresh credentials may help.
     pub fn is_auth_failure(&self) -> bool {
         matches!(

@@ -1,11 +1,16 @@
 //! The review pipeline shared by the Lambda functions (`preprocess`, `dbprocess`,
 //! `postprocess`, `migrate`) and the `ingest` CLI.
 
+pub mod aws;
+pub mod config;
 pub mod db;
 pub mod error;
+pub mod handlers;
 pub mod ingest;
+pub mod logging;
 pub mod model;
 pub mod parser;
+pub mod s3;
 pub mod schema;
 pub mod sql;
 

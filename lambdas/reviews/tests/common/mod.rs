@@ -136,6 +136,49 @@ impl TestDb {
         conn.query(sql).await.unwrap()
     }
 
+    /// A user with a password and every right on this test's database. It exists at both
+    /// `localhost` and `%`: an anonymous `''@'localhost'` (some installs have one) would
+    /// otherwise shadow `'user'@'%'` for connections from 127.0.0.1.
+    pub async fn create_user(&self, user: &str, password: &str) {
+        let mut conn = self.admin().await;
+        for host in ["localhost", "%"] {
+            conn.query_drop(format!("DROP USER IF EXISTS '{user}'@'{host}'"))
+                .await
+                .unwrap();
+            conn.query_drop(format!(
+                "CREATE USER '{user}'@'{host}' IDENTIFIED BY '{password}'"
+            ))
+            .await
+            .unwrap();
+            conn.query_drop(format!(
+                "GRANT ALL ON `{}`.* TO '{user}'@'{host}'",
+                self.name
+            ))
+            .await
+            .unwrap();
+        }
+    }
+
+    pub async fn set_password(&self, user: &str, password: &str) {
+        let mut conn = self.admin().await;
+        for host in ["localhost", "%"] {
+            conn.query_drop(format!(
+                "ALTER USER '{user}'@'{host}' IDENTIFIED BY '{password}'"
+            ))
+            .await
+            .unwrap();
+        }
+    }
+
+    pub async fn drop_user(&self, user: &str) {
+        let mut conn = self.admin().await;
+        for host in ["localhost", "%"] {
+            let _ = conn
+                .query_drop(format!("DROP USER IF EXISTS '{user}'@'{host}'"))
+                .await;
+        }
+    }
+
     pub async fn drop_db(self) {
         let mut conn = self.admin().await;
         let _ = conn

@@ -1,0 +1,141 @@
+//! What each Lambda function does, as plain async functions over typed requests, so tests call
+//! them directly; the bins only add `lambda_runtime` and the environment.
+//!
+//! Requests and responses (JSON, as the state machine passes them):
+//! - preprocess: `{}` (or `{"limit": N}`) → `{"files": [{"key","etag","size"}], "more": bool}`
+//! - dbprocess: `{"key", "etag"?}` → an [`IngestReport`]
+//! - postprocess: `{"key", "outcome": "completed"|"failed", "error"?, "report"?}` →
+//!   `{"key", "destination", "outcome": "moved"|"already_moved", "report_key"?}`
+//! - migrate: `{}` → `{"database", "applied": [versions], "version"}`
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Prefixes;
+use crate::db::{Database, Purpose};
+use crate::error::Result;
+use crate::ingest::{ingest_object, IngestReport, IngestSettings};
+use crate::s3::{MoveOutcome, PendingListing, S3Store};
+use crate::schema::MigrationReport;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PreprocessRequest {
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+pub async fn preprocess(
+    store: &S3Store,
+    prefixes: &Prefixes,
+    files_per_batch: usize,
+    req: PreprocessRequest,
+) -> Result<PendingListing> {
+    let limit = req.limit.unwrap_or(files_per_batch).max(1);
+    let listing = store.list_pending(&prefixes.pending, limit).await?;
+    tracing::info!(bucket = store.bucket(), prefix = %prefixes.pending, files = listing.files.len(),
+        more = listing.more, "listed pending objects");
+    Ok(listing)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DbProcessRequest {
+    pub key: String,
+    #[serde(default)]
+    pub etag: Option<String>,
+}
+
+pub struct DbProcess {
+    pub store: S3Store,
+    pub db: Database,
+    pub settings: IngestSettings,
+}
+
+pub async fn dbprocess(state: &DbProcess, req: DbProcessRequest) -> Result<IngestReport> {
+    let object = state.store.object_id(&req.key, req.etag.as_deref()).await?;
+    tracing::info!(key = %object.key, etag = %object.etag, "ingesting object");
+    let store = state.store.clone();
+    let to_open = object.clone();
+    ingest_object(&state.db, &state.settings, &object, move || async move {
+        store.open(&to_open).await
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileOutcome {
+    Completed,
+    Failed,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PostprocessRequest {
+    pub key: String,
+    pub outcome: FileOutcome,
+    /// For a failed object: the error as Step Functions caught it (`{"Error","Cause"}`).
+    #[serde(default)]
+    pub error: Option<serde_json::Value>,
+    /// The dbprocess report, when there is one.
+    #[serde(default)]
+    pub report: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PostprocessResponse {
+    pub key: String,
+    pub destination: String,
+    pub outcome: MoveOutcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_key: Option<String>,
+}
+
+pub async fn postprocess(
+    store: &S3Store,
+    prefixes: &Prefixes,
+    req: PostprocessRequest,
+) -> Result<PostprocessResponse> {
+    let (destination, report_key) = match req.outcome {
+        FileOutcome::Completed => (prefixes.relocate(&req.key, &prefixes.completed), None),
+        FileOutcome::Failed => {
+            let d = prefixes.relocate(&req.key, &prefixes.failed);
+            let r = format!("{d}.report.json");
+            (d, Some(r))
+        }
+    };
+    // The report first: if the move is retried, the report is already beside it.
+    if let Some(report_key) = &report_key {
+        let body = serde_json::json!({
+            "key": req.key,
+            "moved_to": destination,
+            "failed_at_unix": std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            "error": req.error,
+            "report": req.report,
+        });
+        store
+            .put_json(
+                report_key,
+                serde_json::to_vec_pretty(&body).expect("JSON value serialises"),
+            )
+            .await?;
+    }
+    let outcome = store.move_object(&req.key, &destination).await?;
+    tracing::info!(key = %req.key, destination = %destination, outcome = ?outcome,
+        failed = report_key.is_some(), "moved object");
+    Ok(PostprocessResponse {
+        key: req.key,
+        destination,
+        outcome,
+        report_key,
+    })
+}
+
+pub async fn migrate(db: &Database) -> Result<MigrationReport> {
+    let mut session = db.connect(Purpose::Migrate).await?;
+    let report = crate::schema::migrate(&mut session, &db.config.database).await?;
+    session.close().await;
+    tracing::info!(database = %report.database, applied = ?report.applied, version = report.version,
+        "schema is current");
+    Ok(report)
+}

@@ -1,0 +1,374 @@
+//! The functions' handlers against moto's S3 and Secrets Manager and a real MariaDB.
+
+mod common;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use common::{fixture, s3_endpoint, TestDb};
+use reviews::config::Prefixes;
+use reviews::db::{CredentialSource, Database, Purpose, SecretCache};
+use reviews::handlers::{
+    self, DbProcess, DbProcessRequest, FileOutcome, PostprocessRequest, PreprocessRequest,
+};
+use reviews::ingest::{IngestSettings, Outcome};
+use reviews::s3::{MoveOutcome, S3Store};
+use reviews::Error;
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn prefixes() -> Prefixes {
+    Prefixes {
+        pending: "book-reviews/reviews/".into(),
+        completed: "book-reviews/completed/".into(),
+        failed: "book-reviews/failed/".into(),
+    }
+}
+
+struct Moto {
+    s3: aws_sdk_s3::Client,
+    secrets: aws_sdk_secretsmanager::Client,
+    bucket: String,
+}
+
+impl Moto {
+    async fn new(tag: &str) -> Moto {
+        let endpoint = s3_endpoint();
+        let sdk = reviews::aws::local_config(&endpoint, "us-east-1");
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(true)
+                .build(),
+        );
+        let bucket = format!(
+            "lambdas-{tag}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        if let Err(e) = s3.create_bucket().bucket(&bucket).send().await {
+            panic!(
+                "cannot reach moto's S3 at {endpoint} ({}); start it with `make local-up` or set \
+                 DEPLOY_TEST_S3_ENDPOINT (default {})",
+                aws_sdk_s3::error::DisplayErrorContext(e),
+                common::DEFAULT_S3_ENDPOINT
+            );
+        }
+        Moto {
+            s3,
+            secrets: reviews::aws::secrets(&sdk),
+            bucket,
+        }
+    }
+
+    fn store(&self) -> S3Store {
+        S3Store::new(self.s3.clone(), &self.bucket)
+    }
+
+    async fn put(&self, key: &str, body: Vec<u8>) {
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .unwrap();
+    }
+
+    async fn get(&self, key: &str) -> Option<Vec<u8>> {
+        let out = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .ok()?;
+        Some(out.body.collect().await.unwrap().into_bytes().to_vec())
+    }
+
+    async fn secret(&self, name: &str, user: &str, password: &str) -> SecretCache {
+        self.secrets
+            .create_secret()
+            .name(name)
+            .secret_string(serde_json::json!({"username": user, "password": password}).to_string())
+            .send()
+            .await
+            .unwrap();
+        SecretCache::new(self.secrets.clone(), name)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preprocess_pages_past_a_thousand_objects() {
+    let moto = Moto::new("list").await;
+    let store = moto.store();
+    let empty = handlers::preprocess(&store, &prefixes(), 10, PreprocessRequest::default())
+        .await
+        .unwrap();
+    assert!(
+        empty.files.is_empty() && !empty.more,
+        "no pending files is a normal answer"
+    );
+
+    let mut puts = tokio::task::JoinSet::new();
+    for i in 0..1205 {
+        let (s3, bucket) = (moto.s3.clone(), moto.bucket.clone());
+        puts.spawn(async move {
+            s3.put_object()
+                .bucket(bucket)
+                .key(format!("book-reviews/reviews/part-{i:05}.json"))
+                .body(b"{}\n".to_vec().into())
+                .send()
+                .await
+                .unwrap();
+        });
+        if puts.len() >= 32 {
+            puts.join_next().await.unwrap().unwrap();
+        }
+    }
+    while let Some(r) = puts.join_next().await {
+        r.unwrap();
+    }
+    moto.put("book-reviews/reviews/", vec![]).await; // a folder marker
+    moto.put("book-reviews/completed/done.json", b"{}\n".to_vec())
+        .await;
+
+    let all = handlers::preprocess(
+        &store,
+        &prefixes(),
+        10,
+        PreprocessRequest { limit: Some(5000) },
+    )
+    .await
+    .unwrap();
+    assert_eq!(all.files.len(), 1205);
+    assert!(!all.more);
+    assert_eq!(all.files[1204].key, "book-reviews/reviews/part-01204.json");
+    assert_eq!(all.files[0].size, 3);
+    assert_eq!(all.files[0].etag.len(), 32, "an MD5 ETag without quotes");
+
+    let some = handlers::preprocess(&store, &prefixes(), 1000, PreprocessRequest::default())
+        .await
+        .unwrap();
+    assert_eq!((some.files.len(), some.more), (1000, true));
+    let exact = handlers::preprocess(&store, &prefixes(), 1205, PreprocessRequest::default())
+        .await
+        .unwrap();
+    assert_eq!((exact.files.len(), exact.more), (1205, false));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dbprocess_streams_json_and_gzip_from_s3_once() {
+    let moto = Moto::new("dbprocess").await;
+    let (t, _) = TestDb::migrated("dbprocess").await;
+    moto.put(
+        "book-reviews/reviews/a.json",
+        std::fs::read(fixture("mixed.json")).unwrap(),
+    )
+    .await;
+    moto.put(
+        "book-reviews/reviews/b.json.gz",
+        std::fs::read(fixture("mixed.json.gz")).unwrap(),
+    )
+    .await;
+    let secret = moto
+        .secret(&format!("db-{}", moto.bucket), &t.user, &t.password)
+        .await;
+    let state = DbProcess {
+        store: moto.store(),
+        db: Database::new(t.config(), CredentialSource::Secret(secret)),
+        settings: IngestSettings {
+            region_indicator: "eu-central-1".into(),
+            batch_size: 3,
+            writers: 2,
+        },
+    };
+    let listing = handlers::preprocess(&state.store, &prefixes(), 10, PreprocessRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(listing.files.len(), 2);
+
+    let a = handlers::dbprocess(
+        &state,
+        DbProcessRequest {
+            key: listing.files[0].key.clone(),
+            etag: Some(listing.files[0].etag.clone()),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (a.read, a.inserted, a.already_present, a.rejected),
+        (9, 4, 1, 4)
+    );
+    let b = handlers::dbprocess(
+        &state,
+        DbProcessRequest {
+            key: "book-reviews/reviews/b.json.gz".into(),
+            etag: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (b.read, b.inserted, b.already_present, b.rejected),
+        (9, 0, 5, 4)
+    );
+    let again = handlers::dbprocess(
+        &state,
+        DbProcessRequest {
+            key: "book-reviews/reviews/a.json".into(),
+            etag: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.outcome, Outcome::AlreadyIngested);
+    assert_eq!(t.count("SELECT COUNT(*) FROM reviews").await, 4);
+
+    let missing = handlers::dbprocess(
+        &state,
+        DbProcessRequest {
+            key: "book-reviews/reviews/nope.json".into(),
+            etag: None,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(missing, Error::NotFound { .. }), "{missing}");
+    assert_eq!(
+        missing.to_string(),
+        format!(
+            "S3 object s3://{}/book-reviews/reviews/nope.json does not exist",
+            moto.bucket
+        )
+    );
+    assert_eq!(missing.kind(), "ObjectNotFound");
+
+    // Listed with one ETag, overwritten since: the bytes are not the ones the ledger would name.
+    moto.put("book-reviews/reviews/c.json", b"{}\n".to_vec())
+        .await;
+    let stale = handlers::dbprocess(
+        &state,
+        DbProcessRequest {
+            key: "book-reviews/reviews/c.json".into(),
+            etag: Some("0123456789abcdef0123456789abcdef".into()),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(stale.to_string().contains("c.json"), "{stale}");
+    t.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postprocess_moves_once_and_reports_failures() {
+    let moto = Moto::new("post").await;
+    let store = moto.store();
+    moto.put("book-reviews/reviews/2024/ok.json", b"{\"a\":1}\n".to_vec())
+        .await;
+    moto.put("book-reviews/reviews/bad file ü.json", b"oops\n".to_vec())
+        .await;
+
+    let req = || PostprocessRequest {
+        key: "book-reviews/reviews/2024/ok.json".into(),
+        outcome: FileOutcome::Completed,
+        error: None,
+        report: None,
+    };
+    let moved = handlers::postprocess(&store, &prefixes(), req())
+        .await
+        .unwrap();
+    assert_eq!(moved.outcome, MoveOutcome::Moved);
+    assert_eq!(moved.destination, "book-reviews/completed/2024/ok.json");
+    assert_eq!(
+        moto.get("book-reviews/completed/2024/ok.json")
+            .await
+            .unwrap(),
+        b"{\"a\":1}\n"
+    );
+    assert!(moto
+        .get("book-reviews/reviews/2024/ok.json")
+        .await
+        .is_none());
+    let twice = handlers::postprocess(&store, &prefixes(), req())
+        .await
+        .unwrap();
+    assert_eq!(twice.outcome, MoveOutcome::AlreadyMoved);
+
+    let failed = PostprocessRequest {
+        key: "book-reviews/reviews/bad file ü.json".into(),
+        outcome: FileOutcome::Failed,
+        error: Some(serde_json::json!({"Error": "DatabaseUnavailable", "Cause": "no answer"})),
+        report: None,
+    };
+    let out = handlers::postprocess(&store, &prefixes(), failed)
+        .await
+        .unwrap();
+    assert_eq!(out.destination, "book-reviews/failed/bad file ü.json");
+    let report: serde_json::Value = serde_json::from_slice(
+        &moto
+            .get("book-reviews/failed/bad file ü.json.report.json")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["error"]["Error"], "DatabaseUnavailable");
+    assert_eq!(report["key"], "book-reviews/reviews/bad file ü.json");
+    assert_eq!(
+        moto.get("book-reviews/failed/bad file ü.json")
+            .await
+            .unwrap(),
+        b"oops\n"
+    );
+
+    let gone = handlers::postprocess(
+        &store,
+        &prefixes(),
+        PostprocessRequest {
+            key: "book-reviews/reviews/never.json".into(),
+            outcome: FileOutcome::Completed,
+            error: None,
+            report: None,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(gone, Error::NotFound { .. }), "{gone}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_secret_is_read_again_after_the_database_refuses_the_cached_one() {
+    let moto = Moto::new("rotate").await;
+    let t = TestDb::new("rotate").await;
+    let user = format!("u_{}", t.name);
+    t.create_user(&user, "first-Secret-1").await;
+    let name = format!("rotate-{}", moto.bucket);
+    let cache = moto.secret(&name, &user, "first-Secret-1").await;
+    let db = Database::new(t.config(), CredentialSource::Secret(cache));
+    db.connect(Purpose::Migrate).await.unwrap().close().await;
+
+    // Rotation: the database and the secret change; this instance still caches the old one.
+    t.set_password(&user, "second-Secret-2").await;
+    moto.secrets
+        .put_secret_value()
+        .secret_id(&name)
+        .secret_string(
+            serde_json::json!({"username": user, "password": "second-Secret-2"}).to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    db.connect(Purpose::Migrate)
+        .await
+        .expect("re-reads the secret once")
+        .close()
+        .await;
+
+    // A secret that is wrong for good still fails, clearly.
+    t.set_password(&user, "third-Secret-3").await;
+    let err = db.connect(Purpose::Migrate).await.err().unwrap();
+    assert!(err.is_auth_failure(), "{err}");
+    assert_eq!(err.kind(), "DatabaseUnavailable");
+    t.drop_user(&user).await;
+}
