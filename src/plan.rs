@@ -78,7 +78,7 @@ pub enum ParameterSource {
 }
 
 /// What the CLI looks up through EC2 before deploying a network stack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Discovery {
     /// The VPC's subnets (used when the file lists none).
@@ -206,9 +206,8 @@ impl StackPlan {
     /// then `migrate` in the primary, the only writer that accepts DDL.
     pub fn for_environment(environment: &Environment) -> StackPlan {
         let primary = &environment.regions.primary;
-        let planned = |part: Part, region: &RegionSettings| {
-            planned_stack(environment, part, region)
-        };
+        let planned =
+            |part: Part, region: &RegionSettings| planned_stack(environment, part, region);
 
         let mut foundation = Vec::new();
         for region in environment.all_regions() {
@@ -223,8 +222,7 @@ impl StackPlan {
             },
             Wave {
                 number: 2,
-                description: "the primary database: global cluster, master secret, writer"
-                    .into(),
+                description: "the primary database: global cluster, master secret, writer".into(),
                 stacks: vec![planned(Part::Database, primary)],
             },
             Wave {

@@ -207,7 +207,10 @@ fn plan_orders_the_stacks_in_waves() {
                     plan.application, plan.environment, stack.part, stack.region
                 )
             );
-            assert_eq!(stack.template, format!("{}/{}.yaml", stack.region, stack.part));
+            assert_eq!(
+                stack.template,
+                format!("{}/{}.yaml", stack.region, stack.part)
+            );
             assert_eq!(stack.tags["deploy:application"], plan.application);
             assert_eq!(stack.tags["deploy:environment"], plan.environment);
             for (key, value) in &environment.tags {
@@ -256,7 +259,10 @@ fn parameters_agree_with_the_plan_and_outputs_exist() {
                         output,
                     } => {
                         let source_template = templates.get(source.as_str()).unwrap_or_else(|| {
-                            panic!("{}: {} names no stack: {source}", stack.name, parameter.name)
+                            panic!(
+                                "{}: {} names no stack: {source}",
+                                stack.name, parameter.name
+                            )
                         });
                         assert!(
                             source_template["Outputs"].get(output).is_some(),
@@ -323,7 +329,9 @@ fn every_region_has_the_resources_the_application_needs() {
             let is_primary = &template.region == primary;
             for (_, resource) in parsed["Resources"].as_object().unwrap() {
                 let kind = resource["Type"].as_str().unwrap();
-                *counts.entry(format!("{}/{kind}", template.region)).or_default() += 1;
+                *counts
+                    .entry(format!("{}/{kind}", template.region))
+                    .or_default() += 1;
             }
             global_clusters += resources_of_type(&parsed, "AWS::RDS::GlobalCluster").len();
 
@@ -336,7 +344,10 @@ fn every_region_has_the_resources_the_application_needs() {
             assert_eq!(cluster["StorageEncrypted"], true);
             assert_eq!(cluster["KmsKeyId"]["Fn::GetAtt"][0], "DatabaseKey");
             assert_eq!(cluster["Engine"], "aurora-mysql");
-            assert_eq!(cluster["EngineVersion"], environment.database.engine_version);
+            assert_eq!(
+                cluster["EngineVersion"],
+                environment.database.engine_version
+            );
             assert_eq!(
                 cluster["DeletionProtection"],
                 environment.safety.deletion_protection
@@ -350,7 +361,10 @@ fn every_region_has_the_resources_the_application_needs() {
             assert_eq!(instances.len(), usize::from(here.instance_count));
             for (_, instance) in instances {
                 assert_eq!(instance["Properties"]["PubliclyAccessible"], false);
-                assert_eq!(instance["Properties"]["DBClusterIdentifier"]["Ref"], "Cluster");
+                assert_eq!(
+                    instance["Properties"]["DBClusterIdentifier"]["Ref"],
+                    "Cluster"
+                );
             }
             if is_primary {
                 assert_eq!(cluster["GlobalClusterIdentifier"]["Ref"], "GlobalCluster");
@@ -382,7 +396,10 @@ fn every_region_has_the_resources_the_application_needs() {
                     here.write_forwarding.enabled
                 );
                 for forbidden in ["MasterUsername", "MasterUserPassword", "DatabaseName"] {
-                    assert!(cluster.get(forbidden).is_none(), "{forbidden} on a secondary");
+                    assert!(
+                        cluster.get(forbidden).is_none(),
+                        "{forbidden} on a secondary"
+                    );
                 }
                 assert!(resources_of_type(&parsed, "AWS::SecretsManager::Secret").is_empty());
             }
@@ -403,12 +420,24 @@ fn every_region_has_the_resources_the_application_needs() {
                 count("AWS::SecretsManager::Secret"),
                 usize::from(is_primary)
             );
-            assert_eq!(count("AWS::EC2::SecurityGroup"), 3, "{r}: lambda, database, endpoint");
-            assert_eq!(count("AWS::EC2::VPCEndpoint"), 2, "{r}: S3, Secrets Manager");
+            assert_eq!(
+                count("AWS::EC2::SecurityGroup"),
+                3,
+                "{r}: lambda, database, endpoint"
+            );
+            assert_eq!(
+                count("AWS::EC2::VPCEndpoint"),
+                2,
+                "{r}: S3, Secrets Manager"
+            );
             assert_eq!(count("AWS::S3::Bucket"), 2, "{r}: assets, data");
             assert_eq!(count("AWS::Lambda::Function"), 4, "{r}");
             assert_eq!(count("AWS::StepFunctions::StateMachine"), 1, "{r}");
-            assert_eq!(count("AWS::IAM::Role"), 5, "{r}: one per function + state machine");
+            assert_eq!(
+                count("AWS::IAM::Role"),
+                5,
+                "{r}: one per function + state machine"
+            );
             assert_eq!(count("AWS::Logs::LogGroup"), 5, "{r}");
             assert_eq!(count("AWS::RDS::DBSubnetGroup"), 1, "{r}");
             assert_eq!(
@@ -425,7 +454,11 @@ fn pipeline_functions_and_state_machine() {
     for (file, rendered) in all_rendered() {
         let environment = deploy::env::load(&manifest_path(file)).unwrap();
         let prefix = environment.name_prefix();
-        for template in rendered.templates.iter().filter(|t| t.part == Part::Pipeline) {
+        for template in rendered
+            .templates
+            .iter()
+            .filter(|t| t.part == Part::Pipeline)
+        {
             let parsed = parse(template);
             let region = environment
                 .all_regions()
@@ -456,7 +489,10 @@ fn pipeline_functions_and_state_machine() {
                 let talks_to_database = properties["Environment"]["Variables"]
                     .get("DB_HOST")
                     .is_some();
-                assert_eq!(in_vpc, talks_to_database, "{logical}: only DB functions in the VPC");
+                assert_eq!(
+                    in_vpc, talks_to_database,
+                    "{logical}: only DB functions in the VPC"
+                );
                 if talks_to_database {
                     let expected = if region.write_forwarding.enabled {
                         region.write_forwarding.consistency.as_str()
@@ -502,7 +538,10 @@ fn policy_documents(template: &Value) -> Vec<(String, &Value)> {
         let properties = &resource["Properties"];
         match resource["Type"].as_str().unwrap() {
             "AWS::IAM::Role" => {
-                documents.push((format!("{logical} trust"), &properties["AssumeRolePolicyDocument"]));
+                documents.push((
+                    format!("{logical} trust"),
+                    &properties["AssumeRolePolicyDocument"],
+                ));
                 for policy in properties["Policies"].as_array().into_iter().flatten() {
                     documents.push((logical.clone(), &policy["PolicyDocument"]));
                 }
@@ -559,7 +598,11 @@ fn no_hard_coded_partition_and_no_wildcard_actions() {
                 }
             }
             for (logical, role) in resources_of_type(&parsed, "AWS::IAM::Role") {
-                for policy in role["Properties"]["Policies"].as_array().into_iter().flatten() {
+                for policy in role["Properties"]["Policies"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                {
                     for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
                         for action in actions(statement) {
                             assert!(!action.contains('*'), "{logical}: {action}");

@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::env::{
-    DataOnDelete, Database, DatabaseOnDelete, Environment, Pipeline, RegionSettings,
-};
+use crate::env::{DataOnDelete, Database, DatabaseOnDelete, Environment, Pipeline, RegionSettings};
 use crate::plan::{Function, PlannedStack};
 
 #[derive(Debug, Serialize)]

@@ -118,7 +118,10 @@ pub fn render(environment: &Environment) -> Result<Rendered, RenderError> {
 }
 
 /// Renders one planned stack's template.
-pub fn render_stack(environment: &Environment, stack: &PlannedStack) -> Result<String, RenderError> {
+pub fn render_stack(
+    environment: &Environment,
+    stack: &PlannedStack,
+) -> Result<String, RenderError> {
     let context = Context::new(environment, stack);
     let template = match (stack.part, context.is_primary) {
         (Part::Assets, _) => "assets.yaml.j2",
@@ -134,9 +137,8 @@ pub fn render_stack(environment: &Environment, stack: &PlannedStack) -> Result<S
     };
     let templates = templates();
 
-    let mut values = to_template_value(
-        serde_json::to_value(&context).expect("the template context serialises"),
-    );
+    let mut values =
+        to_template_value(serde_json::to_value(&context).expect("the template context serialises"));
     if stack.part == Part::Pipeline {
         let definition = state_machine_definition(templates, &values).map_err(|error| {
             RenderError::Template {
@@ -229,8 +231,8 @@ fn check(stack: &PlannedStack, body: &str) -> Result<usize, RenderError> {
         stack: stack.name.clone(),
         problem,
     };
-    let template: serde_json::Value = yaml_serde::from_str(body)
-        .map_err(|error| invalid(format!("not YAML: {error}")))?;
+    let template: serde_json::Value =
+        yaml_serde::from_str(body).map_err(|error| invalid(format!("not YAML: {error}")))?;
     let resources = template
         .get("Resources")
         .and_then(|resources| resources.as_object())
