@@ -338,7 +338,7 @@ async fn read_ledger(session: &mut Session, hash: &str) -> Result<Option<Ledger>
                 etag: String::new(),
                 outcome: Outcome::AlreadyIngested,
                 lines: lines.unwrap_or(0),
-                blank_lines: lines.unwrap_or(0) - read.unwrap_or(0),
+                blank_lines: lines.unwrap_or(0).saturating_sub(read.unwrap_or(0)),
                 read: read.unwrap_or(0),
                 inserted: ins.unwrap_or(0),
                 already_present: ap.unwrap_or(0),
