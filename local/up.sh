@@ -23,7 +23,7 @@ start_moto() {
   fi
   port_busy "$MOTO_PORT" && die "port $MOTO_PORT is taken by a process local-up did not start: $(ss -Hltnp "sport = :$MOTO_PORT")"
   # `python -m moto_plugin` installs the plugin, then runs moto's own server main.
-  ( cd "$ROOT/local" && PYTHONPATH=$ROOT/local exec setsid "$PY" -m moto_plugin \
+  ( cd "$ROOT/local" && MOTO_PLUGIN_MARIADB=127.0.0.1:$MARIADB_PORT PYTHONPATH=$ROOT/local exec setsid "$PY" -m moto_plugin \
       -H 127.0.0.1 -p "$MOTO_PORT" </dev/null >>"$log" 2>&1 ) &
   pid=$!
   echo "$pid" >"$pid_file"
