@@ -27,6 +27,81 @@ pub enum Command {
     Edit(EditArgs),
     /// Render every stack's CloudFormation template and the deploy plan, offline.
     Render(RenderArgs),
+    /// Deploy every stack in dependency order across Regions, through change sets.
+    #[cfg(feature = "aws")]
+    Up(UpArgs),
+    /// Show what `up` would change (change sets created, shown, then deleted).
+    #[cfg(feature = "aws")]
+    Diff(UpArgs),
+    /// Delete every stack of the environment, in reverse order.
+    #[cfg(feature = "aws")]
+    Destroy(DestroyArgs),
+    /// Show the stacks, the global database's live topology and the buckets' backlog.
+    #[cfg(feature = "aws")]
+    Status(StatusArgs),
+}
+
+/// How results are printed on stdout.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    /// The environment file, for example environments/prod.yaml.
+    pub env: PathBuf,
+    /// Approve every change set without asking.
+    #[arg(long, short)]
+    pub yes: bool,
+    /// The AWS profile to use (else the standard credential chain).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Print a machine-readable result on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// Where the functions' zips are (`<dir>/<function>/bootstrap.zip`, as `make lambdas`
+    /// leaves them). Default: target/lambda/<the environment's architecture>.
+    #[arg(long, value_name = "DIR")]
+    pub lambda_dir: Option<PathBuf>,
+}
+
+impl UpArgs {
+    pub fn lambda_dir(&self, architecture: &str) -> PathBuf {
+        self.lambda_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("target/lambda").join(architecture))
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DestroyArgs {
+    /// The environment file.
+    pub env: PathBuf,
+    /// Do not ask for confirmation (deletion protection still needs --force and the
+    /// environment's name typed).
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Turn off deletion protection through the API, after you type the environment's name.
+    #[arg(long)]
+    pub force: bool,
+    /// The AWS profile to use.
+    #[arg(long)]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The environment file.
+    pub env: PathBuf,
+    /// The AWS profile to use.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Print a machine-readable report on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, clap::Args)]

@@ -3,8 +3,22 @@
 //!
 //! The flow a reader can follow: [`env::load`] → [`render::render`] → [`plan`].
 
+#[cfg(feature = "aws")]
+pub mod aws;
+#[cfg(feature = "aws")]
+pub mod bundle;
 pub mod cli;
+#[cfg(feature = "aws")]
+pub mod cloudformation;
 pub mod commands;
 pub mod env;
 pub mod plan;
+#[cfg(feature = "aws")]
+pub mod preflight;
+#[cfg(feature = "aws")]
+pub mod progress;
 pub mod render;
+#[cfg(feature = "aws")]
+pub mod stacks;
+#[cfg(feature = "aws")]
+pub mod topology;

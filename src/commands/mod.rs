@@ -1,9 +1,15 @@
 //! One module per command. [`run`] is the only dispatch, and the only place that turns
 //! errors into exit codes.
 
+#[cfg(feature = "aws")]
+pub mod destroy;
 pub mod edit;
 pub mod render;
 pub mod schema;
+#[cfg(feature = "aws")]
+pub mod status;
+#[cfg(feature = "aws")]
+pub mod up;
 pub mod validate;
 
 use std::process::ExitCode;
@@ -20,6 +26,14 @@ pub fn run(command: Command) -> ExitCode {
         Command::Schema(args) => schema::run(&args),
         Command::Edit(args) => edit::run(&args),
         Command::Render(args) => render::run(&args),
+        #[cfg(feature = "aws")]
+        Command::Up(args) => up::run(&args, false),
+        #[cfg(feature = "aws")]
+        Command::Diff(args) => up::run(&args, true),
+        #[cfg(feature = "aws")]
+        Command::Destroy(args) => destroy::run(&args),
+        #[cfg(feature = "aws")]
+        Command::Status(args) => status::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

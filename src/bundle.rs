@@ -1,0 +1,104 @@
+//! The functions' zips: found where `make lambdas` leaves them, named by the sha256 of
+//! their bytes, and uploaded to each Region's assets bucket unless already there (a
+//! Lambda's code bucket must be in the function's Region).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use sha2::{Digest, Sha256};
+
+use crate::aws::AwsContext;
+use crate::plan::Function;
+
+/// One function's zip.
+#[derive(Debug, Clone)]
+pub struct Zip {
+    pub function: Function,
+    pub path: PathBuf,
+    pub sha256: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Zip {
+    /// The object key in the assets bucket: content-addressed, so an unchanged function
+    /// keeps its key and its stack sees no change.
+    pub fn key(&self) -> String {
+        format!("lambda/{}/{}.zip", self.function, self.sha256)
+    }
+}
+
+/// Reads `<dir>/<function>/bootstrap.zip` for every function.
+pub fn load_zips(dir: &Path) -> anyhow::Result<Vec<Zip>> {
+    let mut zips = Vec::new();
+    let mut missing = Vec::new();
+    for function in Function::ALL {
+        let path = dir.join(function.as_str()).join("bootstrap.zip");
+        match std::fs::read(&path) {
+            Ok(bytes) => zips.push(Zip {
+                function,
+                sha256: hex::encode(Sha256::digest(&bytes)),
+                path,
+                bytes,
+            }),
+            Err(_) => missing.push(path.display().to_string()),
+        }
+    }
+    if !missing.is_empty() {
+        bail!(
+            "the functions' zips are missing: {}; build them with `make lambdas`",
+            missing.join(", ")
+        );
+    }
+    Ok(zips)
+}
+
+/// Uploads each zip to the bucket unless an object with its key is there already.
+/// Returns the keys by function, and how many were uploaded.
+pub async fn upload(
+    aws: &AwsContext,
+    region: &str,
+    bucket: &str,
+    zips: &[Zip],
+) -> anyhow::Result<(HashMap<Function, String>, usize)> {
+    let s3 = aws.s3(region);
+    let mut keys = HashMap::new();
+    let mut uploaded = 0;
+    for zip in zips {
+        let key = zip.key();
+        let present = match s3.head_object().bucket(bucket).key(&key).send().await {
+            Ok(_) => true,
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => false,
+            Err(error) if error.code() == Some("NotFound") => false,
+            Err(error) => {
+                return Err(anyhow::anyhow!(aws_sdk_s3::error::DisplayErrorContext(
+                    error
+                )))
+                .with_context(|| format!("checking s3://{bucket}/{key}"))
+            }
+        };
+        if !present {
+            s3.put_object()
+                .bucket(bucket)
+                .key(&key)
+                .body(zip.bytes.clone().into())
+                .checksum_sha256(base64_of_hex(&zip.sha256))
+                .send()
+                .await
+                .map_err(|e| anyhow::anyhow!(aws_sdk_s3::error::DisplayErrorContext(e)))
+                .with_context(|| {
+                    format!("uploading {} to s3://{bucket}/{key}", zip.path.display())
+                })?;
+            uploaded += 1;
+        }
+        keys.insert(zip.function, key);
+    }
+    Ok((keys, uploaded))
+}
+
+/// S3 wants the checksum as base64 of the raw digest.
+fn base64_of_hex(hex_digest: &str) -> String {
+    use aws_smithy_types::base64;
+    base64::encode(hex::decode(hex_digest).expect("a sha256 in hex"))
+}

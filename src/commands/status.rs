@@ -1,0 +1,215 @@
+//! `deploy status ENV`: every stack per Region, the global database as RDS sees it now
+//! (which Region writes, forwarding per secondary), and the data buckets' backlog.
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::aws::AwsContext;
+use crate::cli::{OutputFormat, StatusArgs};
+use crate::cloudformation::StackClient;
+use crate::env::{self, Environment};
+use crate::plan::{Part, StackPlan};
+use crate::progress::Printer;
+use crate::topology::{self, Topology};
+
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    pub environment: String,
+    pub stacks: Vec<StackStatus>,
+    pub global_database: Option<Topology>,
+    /// Set when the live writer is not the file's primary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub buckets: Vec<BucketCounts>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StackStatus {
+    pub stack: String,
+    pub region: String,
+    pub wave: u8,
+    /// `NOT_DEPLOYED` when the stack does not exist.
+    pub status: String,
+    /// Seconds since the epoch.
+    pub last_updated: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BucketCounts {
+    pub region: String,
+    pub bucket: String,
+    pub pending: usize,
+    pub completed: usize,
+    pub failed: usize,
+}
+
+pub fn run(args: &StatusArgs) -> anyhow::Result<()> {
+    let environment = env::load(&args.env)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let report = runtime.block_on(async {
+        let aws = AwsContext::load(&environment, args.profile.as_deref()).await;
+        status(&environment, &aws).await
+    })?;
+    match args.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        OutputFormat::Text => print!("{}", render_text(&report)),
+    }
+    Ok(())
+}
+
+pub async fn status(environment: &Environment, aws: &AwsContext) -> anyhow::Result<StatusReport> {
+    let plan = StackPlan::for_environment(environment);
+    let progress = std::sync::Arc::new(Printer::plain());
+    let mut stacks = Vec::new();
+    let mut buckets = Vec::new();
+    for (wave, stack) in plan.stacks() {
+        let client = StackClient::new(
+            aws.cloudformation(&stack.region),
+            &stack.region,
+            std::time::Duration::from_secs(1),
+            progress.clone(),
+        );
+        let description = client.describe(&stack.name).await?;
+        if stack.part == Part::Pipeline {
+            if let Some(bucket) = description
+                .as_ref()
+                .and_then(|d| d.outputs.get("DataBucketName"))
+            {
+                buckets.push(count_objects(aws, environment, &stack.region, bucket).await?);
+            }
+        }
+        stacks.push(StackStatus {
+            stack: stack.name.clone(),
+            region: stack.region.clone(),
+            wave: wave.number,
+            status: description
+                .as_ref()
+                .map_or("NOT_DEPLOYED".into(), |d| d.status.clone()),
+            last_updated: description.and_then(|d| d.last_updated),
+        });
+    }
+    let global_database = topology::read(
+        aws,
+        &environment.regions.primary.region,
+        &environment.name_prefix(),
+    )
+    .await?;
+    let note = global_database
+        .as_ref()
+        .and_then(|t| t.writer())
+        .filter(|w| w.region != environment.regions.primary.region)
+        .map(|w| {
+            format!(
+                "the live writer is {}, not the file's primary {} (after a switchover or failover)",
+                w.region, environment.regions.primary.region
+            )
+        });
+    Ok(StatusReport {
+        environment: environment.name_prefix(),
+        stacks,
+        global_database,
+        note,
+        buckets,
+    })
+}
+
+async fn count_objects(
+    aws: &AwsContext,
+    environment: &Environment,
+    region: &str,
+    bucket: &str,
+) -> anyhow::Result<BucketCounts> {
+    let s3 = aws.s3(region);
+    let mut counts = [0usize; 3];
+    let prefixes = [
+        &environment.pipeline.pending_prefix,
+        &environment.pipeline.completed_prefix,
+        &environment.pipeline.failed_prefix,
+    ];
+    for (count, prefix) in counts.iter_mut().zip(prefixes) {
+        let mut pages = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page
+                .map_err(|e| anyhow::anyhow!(aws_sdk_s3::error::DisplayErrorContext(e)))
+                .with_context(|| format!("listing s3://{bucket}/{prefix}"))?;
+            *count += page
+                .contents()
+                .iter()
+                .filter(|o| {
+                    !o.key().unwrap_or_default().ends_with(".rejects.jsonl")
+                        && !o.key().unwrap_or_default().ends_with(".report.json")
+                })
+                .count();
+        }
+    }
+    Ok(BucketCounts {
+        region: region.to_string(),
+        bucket: bucket.to_string(),
+        pending: counts[0],
+        completed: counts[1],
+        failed: counts[2],
+    })
+}
+
+pub fn render_text(report: &StatusReport) -> String {
+    let mut out = format!("{}\n\nstacks\n", report.environment);
+    for stack in &report.stacks {
+        let updated = stack
+            .last_updated
+            .map(|t| {
+                aws_smithy_types::DateTime::from_secs(t as i64)
+                    .fmt(aws_smithy_types::date_time::Format::DateTime)
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  {:<44} {:<15} {:<22} {updated}\n",
+            stack.stack, stack.region, stack.status
+        ));
+    }
+    out.push_str("\nglobal database\n");
+    match &report.global_database {
+        None => out.push_str("  not deployed\n"),
+        Some(topology) => {
+            out.push_str(&format!(
+                "  {} ({})\n",
+                topology.global_cluster, topology.status
+            ));
+            for member in &topology.members {
+                let role = if member.is_writer {
+                    "writer"
+                } else {
+                    "secondary"
+                };
+                let forwarding = match (&member.write_forwarding, member.is_writer) {
+                    (_, true) => String::new(),
+                    (Some(status), false) => format!("write forwarding {status}"),
+                    (None, false) => "write forwarding off".into(),
+                };
+                out.push_str(&format!(
+                    "  {:<15} {role:<10} {forwarding}\n",
+                    member.region
+                ));
+            }
+        }
+    }
+    if let Some(note) = &report.note {
+        out.push_str(&format!("  note: {note}\n"));
+    }
+    out.push_str("\ndata buckets (pending / completed / failed files)\n");
+    if report.buckets.is_empty() {
+        out.push_str("  none deployed\n");
+    }
+    for bucket in &report.buckets {
+        out.push_str(&format!(
+            "  {:<15} {:>8} {:>10} {:>8}  {}\n",
+            bucket.region, bucket.pending, bucket.completed, bucket.failed, bucket.bucket
+        ));
+    }
+    out
+}

@@ -1,0 +1,287 @@
+//! `deploy up ENV` (and `deploy diff ENV`, its dry run): preflight, bundle, deploy every
+//! wave through change sets, then create the schema.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::aws::AwsContext;
+use crate::bundle;
+use crate::cli::{OutputFormat, UpArgs};
+use crate::env::{self, Environment};
+use crate::plan::{Part, PostDeployStep};
+use crate::progress::{Printer, Progress};
+use crate::render;
+use crate::stacks::{Confirm, Known, RunOptions, StackOutcome, WaveError, WaveRunner};
+use crate::topology;
+
+/// The machine-readable result (`--output json`).
+#[derive(Debug, Serialize)]
+pub struct UpReport {
+    pub environment: String,
+    pub dry_run: bool,
+    pub succeeded: bool,
+    pub seconds: f64,
+    /// The sum of every stack's own time: against `seconds`, what the waves' concurrency saved.
+    pub stack_seconds: f64,
+    pub stacks: Vec<StackOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+pub fn run(args: &UpArgs, dry_run: bool) -> anyhow::Result<()> {
+    let environment = env::load(&args.env)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let printer: Arc<dyn Progress> = Arc::new(Printer::new());
+    let report = runtime.block_on(async {
+        let aws = AwsContext::load(&environment, args.profile.as_deref()).await;
+        tokio::select! {
+            report = up(&environment, &aws, printer.clone(), args, dry_run) => report,
+            _ = tokio::signal::ctrl_c() => {
+                anyhow::bail!("interrupted: stopped waiting. Operations already started go on in CloudFormation; `deploy status {}` shows where they are", args.env.display())
+            }
+        }
+    })?;
+    if args.output == OutputFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_summary(&report);
+    }
+    match report.error {
+        Some(error) => anyhow::bail!("{error}"),
+        None => Ok(()),
+    }
+}
+
+fn print_summary(report: &UpReport) {
+    eprintln!();
+    for stack in &report.stacks {
+        eprintln!(
+            "  {:<44} {:<15} {:<12} {:>6.1}s",
+            stack.stack, stack.region, stack.result, stack.seconds
+        );
+    }
+    eprintln!(
+        "{} in {:.1}s (the stacks' own times add up to {:.1}s)",
+        if report.dry_run {
+            "Previewed"
+        } else if report.succeeded {
+            "Deployed"
+        } else {
+            "Stopped"
+        },
+        report.seconds,
+        report.stack_seconds
+    );
+}
+
+struct Prompt {
+    yes: bool,
+}
+
+impl Confirm for Prompt {
+    fn confirm(&self, question: &str) -> bool {
+        if self.yes {
+            return true;
+        }
+        ask(question)
+    }
+}
+
+/// Asks on the terminal; without one (CI), the answer is no: pass `--yes` there.
+pub fn ask(question: &str) -> bool {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        eprintln!("{question} [y/N] no (stdin is not a terminal; pass --yes to approve)");
+        return false;
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes")
+}
+
+pub async fn up(
+    environment: &Environment,
+    aws: &AwsContext,
+    progress: Arc<dyn Progress>,
+    args: &UpArgs,
+    dry_run: bool,
+) -> anyhow::Result<UpReport> {
+    let started = Instant::now();
+    let rendered = render::render(environment)?;
+    let poll = if aws.is_local() {
+        Duration::from_millis(200)
+    } else {
+        Duration::from_secs(5)
+    };
+
+    let live = topology::read(
+        aws,
+        &environment.regions.primary.region,
+        &environment.name_prefix(),
+    )
+    .await
+    .ok()
+    .flatten();
+    if let Some(writer) = live.as_ref().and_then(|t| t.writer()) {
+        if writer.region != environment.regions.primary.region {
+            progress.message(&format!(
+                "note: the file's primary is {} but the live writer is {} (after a switchover or failover); deploy keeps the live topology",
+                environment.regions.primary.region, writer.region
+            ));
+        }
+    }
+
+    progress.message("preflight: credentials, VPCs, subnets, engine version, names");
+    let discovered = crate::preflight::preflight(environment, aws).await?;
+    let zips = bundle::load_zips(&args.lambda_dir(environment.pipeline.architecture.as_str()))?;
+
+    let mut known = Known {
+        discovered,
+        ..Known::default()
+    };
+    let runner = WaveRunner {
+        aws,
+        rendered: &rendered,
+        progress: progress.clone(),
+        confirm: &Prompt { yes: args.yes },
+        options: RunOptions { dry_run, poll },
+    };
+    let mut outcomes = Vec::new();
+    let mut error = None;
+    for wave in &rendered.plan.waves {
+        if wave.stacks.iter().any(|s| s.part == Part::Pipeline) && !dry_run {
+            topology::wait_until_ready(
+                aws,
+                &environment.regions.primary.region,
+                &environment.name_prefix(),
+                progress.as_ref(),
+                poll * 5,
+                Duration::from_secs(3600),
+            )
+            .await?;
+        }
+        progress.message(&format!("wave {}: {}", wave.number, wave.description));
+        if let Err(failure) = runner.run_wave(wave, &mut known, &mut outcomes).await {
+            error = Some(match failure {
+                WaveError::Declined => failure.to_string(),
+                other => format!("deploy failed: {other}"),
+            });
+            break;
+        }
+        // The functions' zips go to each Region's assets bucket once it exists.
+        for stack in wave.stacks.iter().filter(|s| s.part == Part::Assets) {
+            if dry_run {
+                runner.read_outputs(stack, &mut known).await?;
+            }
+            let Some(bucket) = known
+                .outputs
+                .get(&stack.name)
+                .and_then(|o| o.get("AssetsBucketName"))
+            else {
+                continue;
+            };
+            let (keys, uploaded) = bundle::upload(aws, &stack.region, bucket, &zips).await?;
+            progress.message(&format!(
+                "{}: {uploaded} of {} function zips uploaded to {bucket}",
+                stack.region,
+                zips.len()
+            ));
+            known.code_keys = keys;
+        }
+        if dry_run {
+            for stack in &wave.stacks {
+                runner.read_outputs(stack, &mut known).await?;
+            }
+        }
+    }
+
+    if error.is_none() && !dry_run {
+        for step in &rendered.plan.post_deploy {
+            let PostDeployStep::Invoke {
+                function,
+                function_name,
+                region,
+                reason,
+            } = step;
+            // After a switchover the writer is elsewhere; DDL must go to the writer.
+            let region = live
+                .as_ref()
+                .and_then(|t| t.writer())
+                .map(|w| w.region.clone())
+                .unwrap_or_else(|| region.clone());
+            progress.message(&format!("invoking {function} in {region}: {reason}"));
+            if let Err(failure) =
+                invoke(environment, aws, function.as_str(), function_name, &region).await
+            {
+                error = Some(format!("{function} failed in {region}: {failure:#}"));
+            }
+        }
+    }
+
+    let stack_seconds = outcomes.iter().map(|o| o.seconds).sum();
+    Ok(UpReport {
+        environment: environment.name_prefix(),
+        dry_run,
+        succeeded: error.is_none(),
+        seconds: started.elapsed().as_secs_f64(),
+        stack_seconds,
+        stacks: outcomes,
+        error,
+    })
+}
+
+/// Invokes a function once; a function error fails the step. Locally the functions
+/// run under cargo-lambda, addressed by their bin name.
+async fn invoke(
+    environment: &Environment,
+    aws: &AwsContext,
+    bin: &str,
+    function_name: &str,
+    region: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let local = environment
+        .endpoints
+        .as_ref()
+        .and_then(|e| e.lambda.clone());
+    let client = match &local {
+        Some(endpoint) => {
+            let config =
+                aws_sdk_lambda::config::Builder::from(&aws_config::SdkConfig::builder().build())
+                    .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
+                    .region(aws_sdk_lambda::config::Region::new(region.to_string()))
+                    .endpoint_url(endpoint)
+                    .credentials_provider(aws_sdk_lambda::config::Credentials::new(
+                        "test", "test", None, None, "local",
+                    ))
+                    // A failed local invoke answers 500; retrying would run it three times.
+                    .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
+                    .build();
+            aws_sdk_lambda::Client::from_conf(config)
+        }
+        None => aws.lambda(region),
+    };
+    let name = if local.is_some() { bin } else { function_name };
+    let response = client
+        .invoke()
+        .function_name(name)
+        .payload(aws_smithy_types::Blob::new(b"{}".to_vec()))
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!(aws_sdk_lambda::error::DisplayErrorContext(e)))
+        .with_context(|| format!("invoking {name}"))?;
+    let payload = response
+        .payload()
+        .map(|p| p.as_ref().to_vec())
+        .unwrap_or_default();
+    let body: serde_json::Value =
+        serde_json::from_slice(&payload).unwrap_or(serde_json::Value::Null);
+    if let Some(kind) = response.function_error() {
+        anyhow::bail!("{kind}: {body}");
+    }
+    Ok(body)
+}

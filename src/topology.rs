@@ -1,0 +1,150 @@
+//! The global database as it is now, read from RDS rather than from the file: after a
+//! switchover or failover the writer is wherever `DescribeGlobalClusters` says it is.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use aws_sdk_rds::error::ProvideErrorMetadata;
+use serde::Serialize;
+
+use crate::aws::AwsContext;
+use crate::progress::Progress;
+
+/// One member cluster of the global database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Member {
+    pub region: String,
+    pub cluster_arn: String,
+    pub is_writer: bool,
+    /// As RDS reports it (`enabled`, `enabling`, `disabled`, ...), when it does.
+    pub write_forwarding: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Topology {
+    pub global_cluster: String,
+    pub status: String,
+    pub members: Vec<Member>,
+}
+
+impl Topology {
+    pub fn writer(&self) -> Option<&Member> {
+        self.members.iter().find(|m| m.is_writer)
+    }
+}
+
+fn region_of(arn: &str) -> String {
+    arn.split(':').nth(3).unwrap_or_default().to_string()
+}
+
+/// The global cluster's members, or `None` when it does not exist.
+pub async fn read(
+    aws: &AwsContext,
+    region: &str,
+    identifier: &str,
+) -> anyhow::Result<Option<Topology>> {
+    let response = aws
+        .rds(region)
+        .describe_global_clusters()
+        .global_cluster_identifier(identifier)
+        .send()
+        .await;
+    let response = match response {
+        Ok(response) => response,
+        Err(error) if error.code().is_some_and(|c| c.contains("NotFound")) => return Ok(None),
+        Err(error) => {
+            return Err(anyhow::anyhow!(aws_sdk_rds::error::DisplayErrorContext(
+                error
+            )))
+            .context("DescribeGlobalClusters")
+        }
+    };
+    let Some(global) = response.global_clusters().first() else {
+        return Ok(None);
+    };
+    let mut members: Vec<Member> = global
+        .global_cluster_members()
+        .iter()
+        .map(|member| {
+            let arn = member.db_cluster_arn().unwrap_or_default().to_string();
+            Member {
+                region: region_of(&arn),
+                is_writer: member.is_writer().unwrap_or(false),
+                write_forwarding: member
+                    .global_write_forwarding_status()
+                    .map(|s| s.as_str().to_string()),
+                cluster_arn: arn,
+            }
+        })
+        .collect();
+    members.sort_by(|a, b| (!a.is_writer, &a.region).cmp(&(!b.is_writer, &b.region)));
+    Ok(Some(Topology {
+        global_cluster: identifier.to_string(),
+        status: global.status().unwrap_or_default().to_string(),
+        members,
+    }))
+}
+
+/// Waits until every member cluster is `available` and every secondary that asked for
+/// write forwarding has it, so the pipeline's first writes are not refused.
+pub async fn wait_until_ready(
+    aws: &AwsContext,
+    primary_region: &str,
+    identifier: &str,
+    progress: &dyn Progress,
+    poll: Duration,
+    timeout: Duration,
+) -> anyhow::Result<Topology> {
+    let started = Instant::now();
+    loop {
+        let Some(topology) = read(aws, primary_region, identifier).await? else {
+            bail!("the global cluster {identifier} does not exist");
+        };
+        let mut waiting = Vec::new();
+        for member in &topology.members {
+            let cluster_id = member.cluster_arn.rsplit(':').next().unwrap_or_default();
+            let clusters = aws
+                .rds(&member.region)
+                .describe_db_clusters()
+                .db_cluster_identifier(cluster_id)
+                .send()
+                .await
+                .map_err(|e| anyhow::anyhow!(aws_sdk_rds::error::DisplayErrorContext(e)))
+                .context("DescribeDBClusters")?;
+            for cluster in clusters.db_clusters() {
+                let status = cluster.status().unwrap_or_default();
+                if status != "available" {
+                    waiting.push(format!("{cluster_id} is {status}"));
+                }
+                let requested = cluster.global_write_forwarding_requested().unwrap_or(false);
+                let forwarding = cluster
+                    .global_write_forwarding_status()
+                    .map(|s| s.as_str().to_string());
+                if requested
+                    && !member.is_writer
+                    && forwarding.as_deref().is_some_and(|s| s != "enabled")
+                {
+                    waiting.push(format!(
+                        "write forwarding of {cluster_id} is {}",
+                        forwarding.unwrap_or_default()
+                    ));
+                }
+            }
+        }
+        if waiting.is_empty() {
+            return Ok(topology);
+        }
+        if started.elapsed() > timeout {
+            bail!(
+                "the global database is not ready after {}s: {}",
+                timeout.as_secs(),
+                waiting.join("; ")
+            );
+        }
+        progress.message(&format!(
+            "waiting for the global database: {}",
+            waiting.join("; ")
+        ));
+        tokio::time::sleep(poll).await;
+    }
+}
