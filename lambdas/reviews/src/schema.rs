@@ -4,9 +4,12 @@
 //!
 //! Tables:
 //! - `reviews`: the reference application's columns, plus `region_indicator` (the Region that
-//!   wrote the row first), `source_key` (the object it came from) and `ingested_at`. The
-//!   primary key is the review's identity (reviewer, ASIN, review time), so a review seen twice,
-//!   from any file or Region, is one row. `style` and `image` are JSON columns.
+//!   wrote it first), `source_key` (the object it came from) and `ingested_at`. A unique key on
+//!   the review's identity (reviewer, ASIN, review time) makes a review seen twice, from any
+//!   file or Region, one row. The clustered primary key is an AUTO_INCREMENT id, so inserts
+//!   append to the table instead of splitting pages all over it (identities arrive in random
+//!   order, and rows are ~700 bytes against ~50 for an index entry). `style` and `image` are
+//!   JSON columns.
 //! - `ingest_objects`: one row per (object key, ETag): the ledger that lets a finished object
 //!   return at once and holds its final counts.
 //! - `ingest_batches`: one row per committed batch of an object, written in the batch's own
@@ -29,6 +32,7 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "reviews and the ingestion ledger",
         statements: &[
             "CREATE TABLE IF NOT EXISTS reviews (
+                id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
                 reviewer_id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
                 asin VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
                 unix_review_time BIGINT NOT NULL,
@@ -44,7 +48,8 @@ pub const MIGRATIONS: &[Migration] = &[
                 region_indicator VARCHAR(32) NOT NULL,
                 source_key VARCHAR(1024) NOT NULL,
                 ingested_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
-                PRIMARY KEY (reviewer_id, asin, unix_review_time)
+                PRIMARY KEY (id),
+                UNIQUE KEY review_identity (reviewer_id, asin, unix_review_time)
             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
             "CREATE TABLE IF NOT EXISTS ingest_objects (
                 object_hash BINARY(32) NOT NULL PRIMARY KEY,

@@ -343,7 +343,7 @@ fn generate(path: &Path, target: Target) -> u64 {
             Target::Bytes(b) if bytes >= b => break,
             _ => {}
         }
-        let words = 40 + (next() % 60) as usize;
+        let words = 30 + (next() % 56) as usize;
         let mut text = String::with_capacity(words * 8);
         for k in 0..words {
             if k > 0 {
