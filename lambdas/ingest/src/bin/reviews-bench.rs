@@ -32,7 +32,8 @@ struct Args {
     /// Sizes of the single files whose peak RSS is measured, in MiB (0 to skip)
     #[arg(long, value_delimiter = ',', default_value = "256,1024")]
     rss_mib: Vec<u64>,
-    #[arg(long, default_value_t = 2)]
+    /// Writer connections for the ingest path
+    #[arg(long, default_value_t = 4)]
     writers: usize,
     #[arg(long, default_value_t = 1000)]
     batch_size: usize,
