@@ -5,14 +5,16 @@ build: ## build the deploy CLI
 	cargo build --bin deploy
 
 .PHONY: demo
-demo: build ## validate and render environments/prod.yaml, then print the plan
+demo: build lambdas local-up ## deploy environments/local.yaml to the local stand-ins and show its status
 	$(DEPLOY) validate environments/prod.yaml
-	$(DEPLOY) render environments/prod.yaml --out out/prod
 	$(DEPLOY) render environments/prod.yaml
+	$(DEPLOY) up environments/local.yaml --yes
+	$(DEPLOY) status environments/local.yaml
 
 .PHONY: test
-test: tools ## run every test (installs what the tests need first)
+test: tools lambdas local-up ## run every test; installs and starts what they need first
 	cargo test --workspace --all-targets
+	$(MAKE) --no-print-directory test-local-plugin
 
 .PHONY: lint
 lint: ## rustfmt and clippy, as CI runs them
@@ -31,3 +33,6 @@ docs: build ## regenerate the README's environment file reference from the schem
 	  /^<!-- environment-reference:end/ { skip = 0 } \
 	  !skip { print }' README.md > README.md.new
 	mv README.md.new README.md
+
+.PHONY: bench
+bench: bench-render local-up bench-lambdas ## every benchmark, each printed against a baseline measured in the same run

@@ -122,6 +122,10 @@ impl Progress for Printer {
     }
 
     fn event(&self, stack: &str, region: &str, event: &StackEvent) {
+        // The stack's own events repeat what its status line says.
+        if event.resource_type == "AWS::CloudFormation::Stack" && !event.is_failure() {
+            return;
+        }
         let state = self.state.lock().unwrap();
         let reason = if event.reason.is_empty() {
             String::new()

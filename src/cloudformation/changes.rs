@@ -88,11 +88,11 @@ impl fmt::Display for ChangeSetSummary {
             } else {
                 ""
             };
-            writeln!(
-                f,
+            let line = format!(
                 "  {sign} {:<8} {:<id_width$}  {:<type_width$}{note}{warning}",
                 change.action, change.logical_id, change.resource_type
-            )?;
+            );
+            writeln!(f, "{}", line.trim_end())?;
         }
         Ok(())
     }
@@ -126,7 +126,7 @@ mod tests {
         assert_eq!(
             summary.to_string(),
             "app-prod-database-us-east-1 (us-east-1): 1 to add, 2 to modify, 0 to remove\n\
-             \x20 ~ Modify   Cluster   AWS::RDS::DBCluster    replaced  !! DATA AT RISK: this deletes or replaces a database resource\n\
+             \x20 ~ Modify   Cluster   AWS::RDS::DBCluster     replaced  !! DATA AT RISK: this deletes or replaces a database resource\n\
              \x20 + Add      Alarm     AWS::CloudWatch::Alarm\n\
              \x20 ~ Modify   Function  AWS::Lambda::Function\n"
         );

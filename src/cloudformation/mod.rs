@@ -468,7 +468,15 @@ impl StackClient {
                     })
                 }
             };
-            let counts = (total > 0).then_some((done.len().min(total), total));
+            // moto (and some AWS operations) report no per-resource events; a stack that
+            // finished well has done everything it set out to.
+            let finished = matches!(state.status.as_str(), "CREATE_COMPLETE" | "UPDATE_COMPLETE");
+            let done_count = if finished {
+                total
+            } else {
+                done.len().min(total)
+            };
+            let counts = (total > 0).then_some((done_count, total));
             self.progress
                 .status(name, &self.region, &state.status, counts);
             if !state.is_in_progress() {

@@ -260,6 +260,13 @@ async fn invoke(
                     ))
                     // A failed local invoke answers 500; retrying would run it three times.
                     .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
+                    // The first invoke compiles the function; a function that cannot start
+                    // would otherwise keep the request open for ever.
+                    .timeout_config(
+                        aws_sdk_lambda::config::timeout::TimeoutConfig::builder()
+                            .operation_timeout(Duration::from_secs(1200))
+                            .build(),
+                    )
                     .build();
             aws_sdk_lambda::Client::from_conf(config)
         }

@@ -1,0 +1,388 @@
+//! `deploy up`, `status` and `destroy` end to end against the local stand-in that
+//! `make local-up` starts (moto with the project's plugin, MariaDB, cargo-lambda), with
+//! the real function zips of `make lambdas`. One test, because each step starts from the
+//! state the previous one left.
+#![cfg(feature = "aws")]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use deploy::aws::AwsContext;
+use deploy::env::Environment;
+use serde_json::Value;
+
+/// environments/local.yaml, copied so the test can change it.
+struct LocalEnvironment {
+    dir: tempfile::TempDir,
+}
+
+impl LocalEnvironment {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy("environments/local.yaml", dir.path().join("local.yaml")).unwrap();
+        LocalEnvironment { dir }
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.path().join("local.yaml")
+    }
+
+    fn edit(&self, from: &str, to: &str) {
+        let text = std::fs::read_to_string(self.path()).unwrap();
+        assert!(text.contains(from), "{from:?} is not in local.yaml");
+        std::fs::write(self.path(), text.replacen(from, to, 1)).unwrap();
+    }
+
+    fn load(&self) -> Environment {
+        deploy::env::load(&self.path()).unwrap()
+    }
+}
+
+fn lambda_dir() -> PathBuf {
+    let dir = PathBuf::from(
+        std::env::var("DEPLOY_TEST_LAMBDA_DIR").unwrap_or_else(|_| "target/lambda/arm64".into()),
+    );
+    assert!(
+        dir.join("migrate/bootstrap.zip").exists(),
+        "no function zips in {}: run `make lambdas` (make test does)",
+        dir.display()
+    );
+    dir
+}
+
+fn deploy(args: &[&str]) -> Output {
+    Command::cargo_bin("deploy")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[track_caller]
+fn succeed(args: &[&str]) -> Output {
+    let output = deploy(args);
+    assert!(
+        output.status.success(),
+        "deploy {} failed:\n{}\n{}",
+        args.join(" "),
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    output
+}
+
+fn up(environment: &LocalEnvironment) -> Value {
+    let path = environment.path();
+    let lambdas = lambda_dir();
+    let output = succeed(&[
+        "up",
+        path.to_str().unwrap(),
+        "--yes",
+        "--output",
+        "json",
+        "--lambda-dir",
+        lambdas.to_str().unwrap(),
+    ]);
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Each stack's result in an `up` report, sorted by stack name.
+fn results(report: &Value) -> Vec<(String, String)> {
+    let mut results: Vec<(String, String)> = report["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["stack"].as_str().unwrap().to_string(),
+                s["result"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    results.sort();
+    results
+}
+
+fn assert_moto_is_up(environment: &Environment) {
+    let endpoint = &environment.endpoints.as_ref().unwrap().aws;
+    let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    assert!(
+        std::net::TcpStream::connect(address).is_ok(),
+        "the local stand-in is not running at {endpoint}: run `make local-up`"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_twice_change_one_setting_fail_loudly_then_destroy_twice() {
+    let environment = LocalEnvironment::new();
+    let env = environment.load();
+    assert_moto_is_up(&env);
+    let path = environment.path();
+    let path = path.to_str().unwrap();
+    let aws = AwsContext::load(&env, None).await;
+    let prefix = env.name_prefix();
+
+    // A clean slate, whatever an earlier run left; destroy on nothing succeeds.
+    succeed(&["destroy", path, "--yes"]);
+
+    // 1. From nothing: every stack is created.
+    let report = up(&environment);
+    assert_eq!(report["succeeded"], true, "{report:#}");
+    let created = results(&report);
+    assert_eq!(created.len(), 8, "{created:?}");
+    assert!(
+        created.iter().all(|(_, result)| result == "created"),
+        "{created:?}"
+    );
+
+    // The RDS API shows the global cluster: us-east-1 writes, us-east-2 is a member
+    // that asked for write forwarding.
+    let topology = deploy::topology::read(&aws, "us-east-1", &prefix)
+        .await
+        .unwrap()
+        .unwrap();
+    let writer = topology.writer().unwrap();
+    assert_eq!(writer.region, "us-east-1");
+    let secondary = topology.members.iter().find(|m| !m.is_writer).unwrap();
+    assert_eq!(secondary.region, "us-east-2");
+    let clusters = aws
+        .rds("us-east-2")
+        .describe_db_clusters()
+        .db_cluster_identifier(secondary.cluster_arn.rsplit(':').next().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        clusters.db_clusters()[0].global_write_forwarding_requested(),
+        Some(true)
+    );
+
+    // The secret exists in both Regions; the functions, the state machine and the zips
+    // in each.
+    let secret = format!("{}/{}/aurora-master", env.application, env.environment);
+    for region in ["us-east-1", "us-east-2"] {
+        aws.secrets_manager(region)
+            .describe_secret()
+            .secret_id(&secret)
+            .send()
+            .await
+            .unwrap();
+        for function in ["preprocess", "dbprocess", "postprocess", "migrate"] {
+            aws.lambda(region)
+                .get_function()
+                .function_name(format!("{prefix}-{function}"))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{function} in {region}: {e:?}"));
+        }
+        let pipeline = format!("{prefix}-pipeline-{region}");
+        let resources = aws
+            .cloudformation(region)
+            .describe_stack_resources()
+            .stack_name(&pipeline)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            resources.stack_resources().iter().any(|r| r.resource_type()
+                == Some("AWS::StepFunctions::StateMachine")
+                && r.physical_resource_id()
+                    .is_some_and(|id| id.contains(":stateMachine:"))),
+            "no state machine in {pipeline}"
+        );
+        let assets = aws
+            .cloudformation(region)
+            .describe_stacks()
+            .stack_name(format!("{prefix}-assets-{region}"))
+            .send()
+            .await
+            .unwrap();
+        let bucket = assets.stacks()[0]
+            .outputs()
+            .iter()
+            .find(|o| o.output_key() == Some("AssetsBucketName"))
+            .and_then(|o| o.output_value())
+            .unwrap()
+            .to_string();
+        let zips = aws
+            .s3(region)
+            .list_objects_v2()
+            .bucket(&bucket)
+            .prefix("lambda/")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(zips.contents().len(), 4, "zips in {bucket}");
+    }
+
+    // `status` shows it all, from the live topology.
+    let status: Value =
+        serde_json::from_slice(&succeed(&["status", path, "--output", "json"]).stdout).unwrap();
+    assert!(status["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["status"].as_str().unwrap().ends_with("_COMPLETE")));
+    assert_eq!(
+        status["global_database"]["members"][0]["region"],
+        "us-east-1"
+    );
+    assert_eq!(status["global_database"]["members"][0]["is_writer"], true);
+
+    // 2. Nothing changed: nothing is updated, and each stack says so.
+    let report = up(&environment);
+    assert!(
+        results(&report)
+            .iter()
+            .all(|(_, result)| result == "no changes"),
+        "{report:#}"
+    );
+
+    // 3. One pipeline setting: only the pipeline stacks change.
+    environment.edit("batch_size: 500", "batch_size: 250");
+    let report = up(&environment);
+    for (stack, result) in results(&report) {
+        let expected = if stack.contains("-pipeline-") {
+            "updated"
+        } else {
+            "no changes"
+        };
+        assert_eq!(result, expected, "{stack}");
+    }
+
+    // 4. A template that the stand-in rejects, as AWS would: a password on the
+    // cross-Region replica. The deploy stops with the root cause, naming the resource.
+    let mut rendered = deploy::render::render(&env).unwrap();
+    let secondary_database = rendered
+        .templates
+        .iter_mut()
+        .find(|t| t.stack == format!("{prefix}-database-us-east-2"))
+        .unwrap();
+    secondary_database.body = secondary_database.body.replacen(
+        "      GlobalClusterIdentifier:",
+        "      MasterUserPassword: not-allowed-here\n      GlobalClusterIdentifier:",
+        1,
+    );
+    assert!(secondary_database.body.contains("not-allowed-here"));
+    let error = deploy_rendered(&env, &aws, &rendered).await.unwrap_err();
+    assert!(
+        error.contains("Cannot specify password for cross region replication cluster"),
+        "{error}"
+    );
+    assert!(
+        error.contains(&format!("{prefix}-database-us-east-2 (us-east-2)")),
+        "{error}"
+    );
+    assert!(
+        !error.contains("not-allowed-here"),
+        "the template's values are not echoed: {error}"
+    );
+
+    // 5. Destroy leaves nothing; a second destroy succeeds.
+    succeed(&["destroy", path, "--yes"]);
+    assert_nothing_left(&aws, &env).await;
+    succeed(&["destroy", path, "--yes"]);
+}
+
+/// Deploys already-rendered templates through the library's wave runner (as `up` does).
+async fn deploy_rendered(
+    env: &Environment,
+    aws: &AwsContext,
+    rendered: &deploy::render::Rendered,
+) -> Result<(), String> {
+    struct Yes;
+    impl deploy::stacks::Confirm for Yes {
+        fn confirm(&self, _: &str) -> bool {
+            true
+        }
+    }
+    let progress: std::sync::Arc<dyn deploy::progress::Progress> =
+        std::sync::Arc::new(deploy::progress::Printer::plain());
+    let discovered = deploy::preflight::preflight(env, aws)
+        .await
+        .map_err(|e| e.to_string())?;
+    let zips = deploy::bundle::load_zips(Path::new(&lambda_dir())).map_err(|e| e.to_string())?;
+    let mut known = deploy::stacks::Known {
+        discovered,
+        ..Default::default()
+    };
+    for zip in &zips {
+        known.code_keys.insert(zip.function, zip.key());
+    }
+    let runner = deploy::stacks::WaveRunner {
+        aws,
+        rendered,
+        progress,
+        confirm: &Yes,
+        options: deploy::stacks::RunOptions {
+            dry_run: false,
+            poll: std::time::Duration::from_millis(100),
+        },
+    };
+    let mut outcomes = Vec::new();
+    for wave in &rendered.plan.waves {
+        runner
+            .run_wave(wave, &mut known, &mut outcomes)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+async fn assert_nothing_left(aws: &AwsContext, env: &Environment) {
+    let prefix = env.name_prefix();
+    for region in ["us-east-1", "us-east-2"] {
+        let stacks = aws
+            .cloudformation(region)
+            .list_stacks()
+            .send()
+            .await
+            .unwrap();
+        let alive: Vec<_> = stacks
+            .stack_summaries()
+            .iter()
+            .filter(|s| s.stack_name().is_some_and(|n| n.starts_with(&prefix)))
+            .filter(|s| s.stack_status().map(|st| st.as_str()) != Some("DELETE_COMPLETE"))
+            .map(|s| s.stack_name().unwrap().to_string())
+            .collect();
+        assert!(alive.is_empty(), "stacks left in {region}: {alive:?}");
+        let clusters = aws.rds(region).describe_db_clusters().send().await.unwrap();
+        let ours: Vec<_> = clusters
+            .db_clusters()
+            .iter()
+            .filter_map(|c| c.db_cluster_identifier())
+            .filter(|id| id.starts_with(&prefix))
+            .collect();
+        assert!(ours.is_empty(), "clusters left in {region}: {ours:?}");
+        let secret = format!("{}/{}/aurora-master", env.application, env.environment);
+        assert!(
+            aws.secrets_manager(region)
+                .describe_secret()
+                .secret_id(&secret)
+                .send()
+                .await
+                .is_err(),
+            "the secret is left in {region}"
+        );
+        let buckets = aws.s3(region).list_buckets().send().await.unwrap();
+        let ours: Vec<_> = buckets
+            .buckets()
+            .iter()
+            .filter_map(|b| b.name())
+            .filter(|name| name.starts_with(&prefix))
+            .collect();
+        assert!(ours.is_empty(), "buckets left: {ours:?}");
+    }
+    assert!(
+        deploy::topology::read(aws, "us-east-1", &prefix)
+            .await
+            .unwrap()
+            .is_none(),
+        "the global cluster is left"
+    );
+}
