@@ -118,7 +118,7 @@ fn assert_moto_is_up(environment: &Environment) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn up_twice_change_one_setting_fail_loudly_then_destroy_twice() {
+async fn up_twice_change_one_setting_destroy_fail_loudly_destroy_twice() {
     let environment = LocalEnvironment::new();
     let env = environment.load();
     assert_moto_is_up(&env);
@@ -255,8 +255,13 @@ async fn up_twice_change_one_setting_fail_loudly_then_destroy_twice() {
         assert_eq!(result, expected, "{stack}");
     }
 
-    // 4. A template that the stand-in rejects, as AWS would: a password on the
-    // cross-Region replica. The deploy stops with the root cause, naming the resource.
+    // 4. Destroy leaves nothing.
+    succeed(&["destroy", path, "--yes"]);
+    assert_nothing_left(&aws, &env).await;
+
+    // 5. From nothing again, with a template that the stand-in rejects as AWS would: a
+    // password on the cross-Region replica. The deploy stops at that wave with the root
+    // cause, naming the resource.
     let mut rendered = deploy::render::render(&env).unwrap();
     let secondary_database = rendered
         .templates
@@ -283,7 +288,8 @@ async fn up_twice_change_one_setting_fail_loudly_then_destroy_twice() {
         "the template's values are not echoed: {error}"
     );
 
-    // 5. Destroy leaves nothing; a second destroy succeeds.
+    // 6. Destroying the half-deployed environment leaves nothing; a second destroy
+    // succeeds.
     succeed(&["destroy", path, "--yes"]);
     assert_nothing_left(&aws, &env).await;
     succeed(&["destroy", path, "--yes"]);

@@ -233,7 +233,14 @@ def delete_db_cluster(
         global_cluster = global_cluster_of(cluster)
         if global_cluster is not None:
             detach(global_cluster, cluster)
-    return _moto_delete_db_cluster(self, cluster_identifier, snapshot_name)
+    deleted = _moto_delete_db_cluster(self, cluster_identifier, snapshot_name)
+    # AWS deletes a cluster's automated backups with it; moto kept them, so a cluster
+    # created again with the same name in the same minute collided with its old
+    # `rds:<cluster>-<minute>` snapshot.
+    for snapshot_id, snapshot in list(self.cluster_snapshots.items()):
+        if snapshot.snapshot_type == "automated" and snapshot.cluster.db_cluster_identifier == cluster_identifier:
+            del self.cluster_snapshots[snapshot_id]
+    return deleted
 
 
 # --- Write forwarding, as DescribeDBClusters and DescribeGlobalClusters report it ------
