@@ -13,7 +13,7 @@ LAMBDAS_VENV := $(TOOLS)/cargo-lambda-$(CARGO_LAMBDA_VERSION)
 CARGO_LAMBDA := $(LAMBDAS_VENV)/bin/cargo-lambda
 # Put an RDS CA bundle here (global-bundle.pem from AWS) to ship it in the dbprocess and
 # migrate zips as rds-global-bundle.pem; see lambdas/README.md.
-RDS_CA_BUNDLE ?= lambdas/certs/rds-global-bundle.pem
+RDS_CA_BUNDLE ?= lambdas/reviews/certs/rds-global-bundle.pem
 
 $(CARGO_LAMBDA):
 	python3 -m venv $(LAMBDAS_VENV)

@@ -39,6 +39,31 @@ pub enum Command {
     /// Show the stacks, the global database's live topology and the buckets' backlog.
     #[cfg(feature = "aws")]
     Status(StatusArgs),
+    /// Move review files in and out of the data buckets.
+    #[cfg(feature = "aws")]
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Upload review files (JSON lines, .json or .json.gz) to the pending prefix of every
+    /// Region's data bucket, or of one.
+    Upload(UploadArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UploadArgs {
+    /// The environment file.
+    pub env: PathBuf,
+    /// A directory of review files (uploaded with their paths below it), or one file.
+    pub path: PathBuf,
+    /// Only this Region (default: every Region).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The AWS profile to use.
+    #[arg(long)]
+    pub profile: Option<String>,
 }
 
 /// How results are printed on stdout.

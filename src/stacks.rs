@@ -186,7 +186,25 @@ impl WaveRunner<'_> {
         let mut prepared = Vec::new();
         let mut first_error = None;
         while let Some(joined) = preparing.join_next().await {
-            let (spec, client, result) = joined.map_err(|e| anyhow!("a task panicked: {e}"))?;
+            let (spec, client, mut result) = joined.map_err(|e| anyhow!("a task panicked: {e}"))?;
+            // A stack whose creation failed and rolled back holds nothing and cannot be
+            // updated: offer to delete it and create it again.
+            if let Err(StackError::NeedsDeletion { status, .. }) = &result {
+                let question = format!(
+                    "{} ({}) is in {status} after a failed create and holds nothing; delete it and create it again?",
+                    spec.name, spec.region
+                );
+                if !self.options.dry_run && self.confirm.confirm(&question) {
+                    self.progress.message(&format!(
+                        "{} ({}): deleting it first",
+                        spec.name, spec.region
+                    ));
+                    result = match client.delete(&spec.name).await {
+                        Ok(_) => client.prepare(&spec).await,
+                        Err(error) => Err(error),
+                    };
+                }
+            }
             match result {
                 Ok(change) => prepared.push((spec, client, change)),
                 Err(error) => {

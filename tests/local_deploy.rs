@@ -118,7 +118,7 @@ fn assert_moto_is_up(environment: &Environment) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn up_twice_change_one_setting_destroy_fail_loudly_destroy_twice() {
+async fn up_twice_change_one_setting_destroy_fail_loudly_recover_destroy_twice() {
     let environment = LocalEnvironment::new();
     let env = environment.load();
     assert_moto_is_up(&env);
@@ -288,8 +288,31 @@ async fn up_twice_change_one_setting_destroy_fail_loudly_destroy_twice() {
         "the template's values are not echoed: {error}"
     );
 
-    // 6. Destroying the half-deployed environment leaves nothing; a second destroy
-    // succeeds.
+    // 6. The next `up` finds the failed stack in ROLLBACK_COMPLETE, deletes it (asked,
+    // and approved by --yes) and creates it again; the rest is unchanged.
+    let stuck = format!("{prefix}-database-us-east-2");
+    let state = aws
+        .cloudformation("us-east-2")
+        .describe_stacks()
+        .stack_name(&stuck)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        state.stacks()[0].stack_status().unwrap().as_str(),
+        "ROLLBACK_COMPLETE"
+    );
+    let report = up(&environment);
+    for (stack, result) in results(&report) {
+        let expected = if stack == stuck || stack.contains("-pipeline-") {
+            "created"
+        } else {
+            "no changes"
+        };
+        assert_eq!(result, expected, "{stack}");
+    }
+
+    // 7. Destroy leaves nothing; a second destroy succeeds.
     succeed(&["destroy", path, "--yes"]);
     assert_nothing_left(&aws, &env).await;
     succeed(&["destroy", path, "--yes"]);

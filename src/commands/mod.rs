@@ -2,6 +2,8 @@
 //! errors into exit codes.
 
 #[cfg(feature = "aws")]
+pub mod data;
+#[cfg(feature = "aws")]
 pub mod destroy;
 pub mod edit;
 pub mod render;
@@ -34,6 +36,8 @@ pub fn run(command: Command) -> ExitCode {
         Command::Destroy(args) => destroy::run(&args),
         #[cfg(feature = "aws")]
         Command::Status(args) => status::run(&args),
+        #[cfg(feature = "aws")]
+        Command::Data(crate::cli::DataCommand::Upload(args)) => data::upload(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
