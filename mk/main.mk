@@ -5,10 +5,11 @@ build: ## build the deploy CLI
 	cargo build --bin deploy
 
 .PHONY: demo
-demo: build lambdas local-up ## deploy environments/local.yaml to the local stand-ins and show its status
+demo: build lambdas local-up ## deploy environments/local.yaml to the local stand-ins, upload sample reviews, show its status
 	$(DEPLOY) validate environments/prod.yaml
 	$(DEPLOY) render environments/prod.yaml
 	$(DEPLOY) up environments/local.yaml --yes
+	$(DEPLOY) data upload environments/local.yaml samples/reviews
 	$(DEPLOY) status environments/local.yaml
 
 .PHONY: test

@@ -234,6 +234,18 @@ async fn up_twice_change_one_setting_destroy_fail_loudly_recover_destroy_twice()
     );
     assert_eq!(status["global_database"]["members"][0]["is_writer"], true);
 
+    // Sample reviews go to the pending prefix of both Regions; status counts them.
+    succeed(&["data", "upload", path, "samples/reviews"]);
+    let status: Value =
+        serde_json::from_slice(&succeed(&["status", path, "--output", "json"]).stdout).unwrap();
+    let pending: Vec<u64> = status["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["pending"].as_u64().unwrap())
+        .collect();
+    assert_eq!(pending, [3, 3], "{status:#}");
+
     // 2. Nothing changed: nothing is updated, and each stack says so.
     let report = up(&environment);
     assert!(
