@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::locate::FieldPath;
-use super::schema_check::schema_at;
+use super::schema_check::{self, plain, schema_at};
 
 /// A Markdown table: one row per field, nested fields as dotted paths.
 pub fn markdown(schema: &Value) -> String {
@@ -54,33 +54,9 @@ fn rows(root: &Value, object: Option<&Value>, prefix: &str, out: &mut String) {
     }
 }
 
+/// The subschema behind `$ref`s and optional (`anyOf` with null) wrappers.
 fn resolve<'s>(root: &'s Value, schema: &'s Value) -> &'s Value {
-    let mut current = schema;
-    loop {
-        if let Some(name) = current
-            .get("$ref")
-            .and_then(Value::as_str)
-            .and_then(|r| r.strip_prefix("#/$defs/"))
-        {
-            match root.get("$defs").and_then(|defs| defs.get(name)) {
-                Some(target) => current = target,
-                None => return current,
-            }
-        } else if let Some(branch) =
-            current
-                .get("anyOf")
-                .and_then(Value::as_array)
-                .and_then(|branches| {
-                    branches
-                        .iter()
-                        .find(|b| b.get("type").and_then(Value::as_str) != Some("null"))
-                })
-        {
-            current = branch;
-        } else {
-            return current;
-        }
-    }
+    schema_check::resolve(root, schema).unwrap_or(schema)
 }
 
 fn type_of(root: &Value, schema: &Value) -> String {
@@ -133,12 +109,5 @@ fn type_of(root: &Value, schema: &Value) -> String {
         },
         "object" => "mapping".into(),
         other => other.into(),
-    }
-}
-
-fn plain(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
     }
 }

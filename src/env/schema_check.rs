@@ -197,7 +197,7 @@ pub fn schema_at<'s>(root: &'s Value, path: &FieldPath) -> Option<&'s Value> {
     Some(current)
 }
 
-fn resolve<'s>(root: &'s Value, mut schema: &'s Value) -> Option<&'s Value> {
+pub(super) fn resolve<'s>(root: &'s Value, mut schema: &'s Value) -> Option<&'s Value> {
     loop {
         if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
             let name = reference.strip_prefix("#/$defs/")?;
@@ -277,7 +277,7 @@ fn describe_value(value: &Value) -> String {
 }
 
 /// A scalar as the user wrote it, without JSON quotes.
-fn plain(value: &Value) -> String {
+pub(super) fn plain(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         other => other.to_string(),
