@@ -22,7 +22,7 @@ $(CARGO_LAMBDA):
 .PHONY: lambdas
 lambdas: $(CARGO_LAMBDA) ## build the Lambda functions as reproducible bootstrap zips under target/lambda/ (LAMBDA_ARCH=arm64|x86_64)
 	@if [ "$(LAMBDA_ARCH)" = arm64 ] && ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then \
-	  echo "arm64 needs the aarch64 Rust standard library: rustup target add aarch64-unknown-linux-gnu (or build with LAMBDA_ARCH=x86_64)" >&2; exit 1; fi
+	  echo "arm64 needs the aarch64 Rust standard library: rustup target add aarch64-unknown-linux-gnu (or choose x86_64: set pipeline.architecture: x86_64 in the environment file, or LAMBDA_ARCH=x86_64 for make)" >&2; exit 1; fi
 	rm -rf $(LAMBDA_OUT)/build && mkdir -p $(LAMBDA_OUT)
 	PATH="$(LAMBDAS_VENV)/bin:$$PATH" CARGO_PROFILE_RELEASE_STRIP=symbols \
 	  $(CARGO_LAMBDA) lambda build --release $(if $(filter arm64,$(LAMBDA_ARCH)),--arm64,--x86-64) --lambda-dir $(LAMBDA_OUT)/build \

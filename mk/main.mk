@@ -5,7 +5,7 @@ build: ## build the deploy CLI
 	cargo build --bin deploy
 
 .PHONY: demo
-demo: build lambdas local-up ## deploy environments/local.yaml to the local stand-ins, upload sample reviews, show its status
+demo: build local-up ## deploy environments/local.yaml to the local stand-ins, upload sample reviews, show its status
 	$(DEPLOY) validate environments/prod.yaml
 	$(DEPLOY) render environments/prod.yaml
 	$(DEPLOY) up environments/local.yaml --yes

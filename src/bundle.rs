@@ -29,6 +29,31 @@ impl Zip {
     }
 }
 
+/// Builds the functions' zips with the project's own recipe (`make lambdas`: pinned
+/// cargo-lambda and zig, reproducible zips, the glibc check). Cargo rebuilds only what
+/// changed, and an unchanged function gives the same bytes, so the same S3 key.
+pub fn build(architecture: &str) -> anyhow::Result<()> {
+    if !Path::new("mk/lambdas.mk").exists() {
+        bail!(
+            "the functions are built from this repository: run deploy from its top directory, or pass --lambda-dir with zips built by `make lambdas`"
+        );
+    }
+    let status = std::process::Command::new("make")
+        .args([
+            "--no-print-directory",
+            "lambdas",
+            &format!("LAMBDA_ARCH={architecture}"),
+        ])
+        // Keep stdout for the command's own result (--output json).
+        .stdout(std::process::Stdio::from(std::io::stderr()))
+        .status()
+        .context("cannot run make to build the functions")?;
+    if !status.success() {
+        bail!("building the functions failed ({status}); the output above says why");
+    }
+    Ok(())
+}
+
 /// Reads `<dir>/<function>/bootstrap.zip` for every function.
 pub fn load_zips(dir: &Path) -> anyhow::Result<Vec<Zip>> {
     let mut zips = Vec::new();

@@ -87,8 +87,9 @@ pub struct UpArgs {
     /// Print a machine-readable result on stdout.
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
-    /// Where the functions' zips are (`<dir>/<function>/bootstrap.zip`, as `make lambdas`
-    /// leaves them). Default: target/lambda/<the environment's architecture>.
+    /// Use the functions' zips in this directory (`<dir>/<function>/bootstrap.zip`, as
+    /// `make lambdas` leaves them) instead of building them. Default: build them with
+    /// `make lambdas` into target/lambda/<the environment's architecture>.
     #[arg(long, value_name = "DIR")]
     pub lambda_dir: Option<PathBuf>,
 }

@@ -138,7 +138,14 @@ pub async fn up(
 
     progress.message("preflight: credentials, VPCs, subnets, engine version, names");
     let discovered = crate::preflight::preflight(environment, aws).await?;
-    let zips = bundle::load_zips(&args.lambda_dir(environment.pipeline.architecture.as_str()))?;
+    let architecture = environment.pipeline.architecture.as_str();
+    if args.lambda_dir.is_none() {
+        progress.message(&format!(
+            "bundling the functions for {architecture} (make lambdas)"
+        ));
+        bundle::build(architecture)?;
+    }
+    let zips = bundle::load_zips(&args.lambda_dir(architecture))?;
 
     let mut known = Known {
         discovered,
