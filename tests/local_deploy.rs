@@ -255,8 +255,30 @@ async fn up_twice_change_one_setting_destroy_fail_loudly_recover_destroy_twice()
         "{report:#}"
     );
 
-    // 3. One pipeline setting: only the pipeline stacks change.
+    // 3. One pipeline setting: `diff` shows that only the pipeline stacks would change,
+    // and changes nothing; then `up` updates only them.
     environment.edit("batch_size: 500", "batch_size: 250");
+    let lambdas = lambda_dir();
+    let diff: Value = serde_json::from_slice(
+        &succeed(&[
+            "diff",
+            path,
+            "--output",
+            "json",
+            "--lambda-dir",
+            lambdas.to_str().unwrap(),
+        ])
+        .stdout,
+    )
+    .unwrap();
+    for (stack, result) in results(&diff) {
+        let expected = if stack.contains("-pipeline-") {
+            "would change"
+        } else {
+            "no changes"
+        };
+        assert_eq!(result, expected, "{stack}");
+    }
     let report = up(&environment);
     for (stack, result) in results(&report) {
         let expected = if stack.contains("-pipeline-") {
@@ -328,6 +350,40 @@ async fn up_twice_change_one_setting_destroy_fail_loudly_recover_destroy_twice()
     succeed(&["destroy", path, "--yes"]);
     assert_nothing_left(&aws, &env).await;
     succeed(&["destroy", path, "--yes"]);
+
+    // 8. With deletion protection on, destroy refuses without --force, and with it needs
+    // the environment's name typed; then it turns protection off and removes everything.
+    environment.edit("deletion_protection: false", "deletion_protection: true");
+    up(&environment);
+    let refused = deploy(&["destroy", path, "--yes"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("deletion protection is on"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let typed = |name: &str| {
+        Command::cargo_bin("deploy")
+            .unwrap()
+            .args(["destroy", path, "--yes", "--force"])
+            .write_stdin(format!("{name}\n"))
+            .output()
+            .unwrap()
+    };
+    let wrong = typed("prod");
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        text(&wrong.stderr).contains("nothing was deleted"),
+        "{}",
+        text(&wrong.stderr)
+    );
+    assert!(deploy::topology::read(&aws, "us-east-1", &prefix)
+        .await
+        .unwrap()
+        .is_some());
+    let right = typed(&env.environment);
+    assert!(right.status.success(), "{}", text(&right.stderr));
+    assert_nothing_left(&aws, &env).await;
 }
 
 /// Deploys already-rendered templates through the library's wave runner (as `up` does).

@@ -200,6 +200,22 @@ def describe_db_engine_versions(self: RDSResponse) -> Any:
     return ActionResult({"DBEngineVersions": versions})
 
 
+def modify_global_cluster(self: RDSResponse) -> Any:
+    """ModifyGlobalCluster, which moto 5.2.5 lacks (it answered 500): deletion
+    protection and the engine version, the settings `deploy` changes."""
+    from moto.core.responses import ActionResult
+
+    params = self.params
+    global_cluster = find_global_cluster(
+        self.current_account, params["GlobalClusterIdentifier"]
+    )
+    if params.get("DeletionProtection") is not None:
+        global_cluster.deletion_protection = bool(cfn_bool(params["DeletionProtection"]))
+    if params.get("EngineVersion"):
+        global_cluster.engine_version = params["EngineVersion"]
+    return ActionResult({"GlobalCluster": global_cluster})
+
+
 def remove_from_global_cluster(self: RDSResponse) -> Any:
     from moto.core.responses import ActionResult
 
@@ -782,6 +798,7 @@ def install() -> None:
     RDSResponse.failover_global_cluster = failover_global_cluster
     RDSResponse.remove_from_global_cluster = remove_from_global_cluster
     RDSResponse.describe_db_engine_versions = describe_db_engine_versions
+    RDSResponse.modify_global_cluster = modify_global_cluster
     rds_models.RDSBackend.remove_from_global_cluster = backend_remove_from_global_cluster
     rds_models.RDSBackend.delete_db_cluster = delete_db_cluster
 

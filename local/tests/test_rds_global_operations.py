@@ -146,3 +146,17 @@ def test_delete_db_cluster_api_leaves_the_global_cluster(client):
     rds2.delete_db_cluster(DBClusterIdentifier="app-secondary", SkipFinalSnapshot=True)
     [global_cluster] = client("rds").describe_global_clusters()["GlobalClusters"]
     assert len(global_cluster["GlobalClusterMembers"]) == 1
+
+
+def test_modify_global_cluster_turns_deletion_protection_off(client):
+    deploy_global_database(client)
+    rds = client("rds")
+    [before] = rds.describe_global_clusters()["GlobalClusters"]
+    rds.modify_global_cluster(GlobalClusterIdentifier="app-global", DeletionProtection=True)
+    [on] = rds.describe_global_clusters()["GlobalClusters"]
+    assert on["DeletionProtection"] is True
+    answer = rds.modify_global_cluster(GlobalClusterIdentifier="app-global", DeletionProtection=False)
+    assert answer["GlobalCluster"]["DeletionProtection"] is False
+    [off] = rds.describe_global_clusters()["GlobalClusters"]
+    assert off["DeletionProtection"] is False
+    assert before["GlobalClusterIdentifier"] == off["GlobalClusterIdentifier"]

@@ -167,10 +167,12 @@ pub fn render_text(report: &StatusReport) -> String {
                     .unwrap_or_default()
             })
             .unwrap_or_default();
-        out.push_str(&format!(
-            "  {:<44} {:<15} {:<22} {updated}\n",
+        let line = format!(
+            "  {:<44} {:<15} {:<22} {updated}",
             stack.stack, stack.region, stack.status
-        ));
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
     out.push_str("\nglobal database\n");
     match &report.global_database {
