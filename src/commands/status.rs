@@ -167,12 +167,10 @@ pub fn render_text(report: &StatusReport) -> String {
                     .unwrap_or_default()
             })
             .unwrap_or_default();
-        let line = format!(
-            "  {:<44} {:<15} {:<22} {updated}",
+        out.push_str(&format!(
+            "  {:<44} {:<15} {:<22} {updated}\n",
             stack.stack, stack.region, stack.status
-        );
-        out.push_str(line.trim_end());
-        out.push('\n');
+        ));
     }
     out.push_str("\nglobal database\n");
     match &report.global_database {
@@ -213,5 +211,8 @@ pub fn render_text(report: &StatusReport) -> String {
             bucket.region, bucket.pending, bucket.completed, bucket.failed, bucket.bucket
         ));
     }
-    out
+    // Padded columns leave spaces at the ends of short lines.
+    out.lines()
+        .map(|line| format!("{}\n", line.trim_end()))
+        .collect()
 }
