@@ -101,8 +101,7 @@ async fn check_region(
     }
     .map_err(|e| anyhow::anyhow!(aws_sdk_ec2::error::DisplayErrorContext(e)))
     .context("DescribeSubnets")?;
-    let mut subnet_ids = Vec::new();
-    let mut zones = BTreeSet::new();
+    let mut found = Vec::new();
     for subnet in subnets.subnets() {
         if subnet.vpc_id() != Some(settings.vpc_id.as_str()) {
             bail!(
@@ -111,16 +110,34 @@ async fn check_region(
                 settings.vpc_id
             );
         }
-        subnet_ids.push(subnet.subnet_id().unwrap_or_default().to_string());
-        zones.insert(subnet.availability_zone().unwrap_or_default().to_string());
+        found.push(FoundSubnet {
+            id: subnet.subnet_id().unwrap_or_default().to_string(),
+            zone: subnet.availability_zone().unwrap_or_default().to_string(),
+            public: subnet.map_public_ip_on_launch().unwrap_or(false),
+        });
     }
-    subnet_ids.sort();
-    if zones.len() < 2 {
+    let subnet_ids = if settings.subnet_ids.is_some() {
+        // The file's choice stands, but an interface endpoint takes one subnet per zone.
+        let mut zones = BTreeSet::new();
+        for subnet in &found {
+            if !zones.insert(subnet.zone.clone()) {
+                bail!(
+                    "two of the listed subnets are in {}; the Secrets Manager endpoint takes one subnet per Availability Zone",
+                    subnet.zone
+                );
+            }
+        }
+        let mut ids: Vec<String> = found.iter().map(|s| s.id.clone()).collect();
+        ids.sort();
+        ids
+    } else {
+        one_per_zone(found)
+    };
+    if subnet_ids.len() < 2 {
         bail!(
-            "the database needs subnets in at least two Availability Zones; VPC {} has {} subnet(s) in {} zone(s)",
+            "the database needs subnets in at least two Availability Zones; VPC {} has subnets in {} zone(s)",
             settings.vpc_id,
-            subnet_ids.len(),
-            zones.len()
+            subnet_ids.len()
         );
     }
 
@@ -158,6 +175,25 @@ async fn check_region(
         (Discovery::SubnetIds, subnet_ids),
         (Discovery::RouteTableIds, route_table_ids),
     ])
+}
+
+/// A subnet as preflight sees it.
+#[derive(Debug, Clone)]
+struct FoundSubnet {
+    id: String,
+    zone: String,
+    public: bool,
+}
+
+/// One subnet per Availability Zone, as interface endpoints require: private subnets
+/// first (nothing here should face the internet), then the lowest ID, so the choice is
+/// the same on every run.
+fn one_per_zone(mut subnets: Vec<FoundSubnet>) -> Vec<String> {
+    subnets.sort_by(|a, b| (&a.zone, a.public, &a.id).cmp(&(&b.zone, b.public, &b.id)));
+    subnets.dedup_by(|later, first| later.zone == first.zone);
+    let mut ids: Vec<String> = subnets.into_iter().map(|s| s.id).collect();
+    ids.sort();
+    ids
 }
 
 /// A global cluster with our name that our primary database stack does not own belongs
@@ -199,4 +235,29 @@ async fn check_collisions(environment: &Environment, aws: &AwsContext) -> anyhow
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subnet(id: &str, zone: &str, public: bool) -> FoundSubnet {
+        FoundSubnet {
+            id: id.into(),
+            zone: zone.into(),
+            public,
+        }
+    }
+
+    #[test]
+    fn discovery_takes_one_subnet_per_zone_private_first() {
+        let chosen = one_per_zone(vec![
+            subnet("subnet-0003", "us-east-1a", true),
+            subnet("subnet-0009", "us-east-1a", false),
+            subnet("subnet-0002", "us-east-1b", false),
+            subnet("subnet-0001", "us-east-1b", false),
+            subnet("subnet-0005", "us-east-1c", true),
+        ]);
+        assert_eq!(chosen, ["subnet-0001", "subnet-0005", "subnet-0009"]);
+    }
 }
