@@ -41,7 +41,7 @@ pub fn run(args: &EditArgs) -> anyhow::Result<()> {
                 kept.display()
             );
         }
-        if is_blank(&text) {
+        if env::is_blank(&text) {
             eprintln!(
                 "Edit cancelled: the file was emptied; {} is unchanged.",
                 args.env.display()
@@ -124,11 +124,6 @@ fn strip_notes(edited: &str) -> String {
             .to_string(),
         None => edited.to_string(),
     }
-}
-
-fn is_blank(text: &str) -> bool {
-    text.lines()
-        .all(|line| line.trim().is_empty() || line.trim_start().starts_with('#'))
 }
 
 /// Writes `text` to a temporary file beside `path`, then renames it over `path`, so the

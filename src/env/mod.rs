@@ -109,7 +109,8 @@ impl Problem {
     }
 }
 
-fn is_blank(text: &str) -> bool {
+/// A file with nothing in it but blank lines, comments and document markers.
+pub fn is_blank(text: &str) -> bool {
     text.lines().all(|line| {
         let line = line.trim();
         line.is_empty() || line.starts_with('#') || line == "---"
