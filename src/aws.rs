@@ -14,6 +14,8 @@ pub struct AwsContext {
     base: SdkConfig,
     /// Set when every call goes to a local stand-in instead of AWS.
     endpoint: Option<String>,
+    /// Set when functions are invoked on a local runtime (cargo lambda watch).
+    lambda_endpoint: Option<String>,
 }
 
 impl AwsContext {
@@ -47,12 +49,20 @@ impl AwsContext {
         AwsContext {
             base: loader.load().await,
             endpoint,
+            lambda_endpoint: environment
+                .endpoints
+                .as_ref()
+                .and_then(|e| e.lambda.clone()),
         }
     }
 
     /// A context over a given configuration (tests).
     pub fn from_config(base: SdkConfig, endpoint: Option<String>) -> AwsContext {
-        AwsContext { base, endpoint }
+        AwsContext {
+            base,
+            endpoint,
+            lambda_endpoint: None,
+        }
     }
 
     pub fn is_local(&self) -> bool {
@@ -99,6 +109,31 @@ impl AwsContext {
 
     pub fn lambda(&self, region: &str) -> aws_sdk_lambda::Client {
         aws_sdk_lambda::Client::new(&self.in_region(region))
+    }
+
+    /// Whether functions run on a local runtime, where they are named by their bin name.
+    pub fn invokes_locally(&self) -> bool {
+        self.lambda_endpoint.is_some()
+    }
+
+    /// A client for invoking functions: Lambda itself, or the local runtime.
+    pub fn function_invoker(&self, region: &str) -> aws_sdk_lambda::Client {
+        let Some(endpoint) = &self.lambda_endpoint else {
+            return self.lambda(region);
+        };
+        let config = aws_sdk_lambda::config::Builder::from(&self.in_region(region))
+            .endpoint_url(endpoint)
+            // A failed local invoke answers 500; retrying would run it three times.
+            .retry_config(RetryConfig::disabled())
+            // The first invoke compiles the function; a function that cannot start would
+            // otherwise keep the request open for ever.
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .operation_timeout(Duration::from_secs(1200))
+                    .build(),
+            )
+            .build();
+        aws_sdk_lambda::Client::from_conf(config)
     }
 
     pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {

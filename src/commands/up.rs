@@ -222,9 +222,7 @@ pub async fn up(
                 .map(|w| w.region.clone())
                 .unwrap_or_else(|| region.clone());
             progress.message(&format!("invoking {function} in {region}: {reason}"));
-            if let Err(failure) =
-                invoke(environment, aws, function.as_str(), function_name, &region).await
-            {
+            if let Err(failure) = invoke(aws, function.as_str(), function_name, &region).await {
                 error = Some(format!("{function} failed in {region}: {failure:#}"));
             }
         }
@@ -245,41 +243,17 @@ pub async fn up(
 /// Invokes a function once; a function error fails the step. Locally the functions
 /// run under cargo-lambda, addressed by their bin name.
 async fn invoke(
-    environment: &Environment,
     aws: &AwsContext,
     bin: &str,
     function_name: &str,
     region: &str,
 ) -> anyhow::Result<serde_json::Value> {
-    let local = environment
-        .endpoints
-        .as_ref()
-        .and_then(|e| e.lambda.clone());
-    let client = match &local {
-        Some(endpoint) => {
-            let config =
-                aws_sdk_lambda::config::Builder::from(&aws_config::SdkConfig::builder().build())
-                    .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
-                    .region(aws_sdk_lambda::config::Region::new(region.to_string()))
-                    .endpoint_url(endpoint)
-                    .credentials_provider(aws_sdk_lambda::config::Credentials::new(
-                        "test", "test", None, None, "local",
-                    ))
-                    // A failed local invoke answers 500; retrying would run it three times.
-                    .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
-                    // The first invoke compiles the function; a function that cannot start
-                    // would otherwise keep the request open for ever.
-                    .timeout_config(
-                        aws_sdk_lambda::config::timeout::TimeoutConfig::builder()
-                            .operation_timeout(Duration::from_secs(1200))
-                            .build(),
-                    )
-                    .build();
-            aws_sdk_lambda::Client::from_conf(config)
-        }
-        None => aws.lambda(region),
+    let client = aws.function_invoker(region);
+    let name = if aws.invokes_locally() {
+        bin
+    } else {
+        function_name
     };
-    let name = if local.is_some() { bin } else { function_name };
     let response = client
         .invoke()
         .function_name(name)
