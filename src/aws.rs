@@ -144,3 +144,9 @@ impl AwsContext {
         aws_sdk_s3::Client::from_conf(config)
     }
 }
+
+/// An SDK error as one line with its chain of causes (the SDK's own Display says only
+/// "service error").
+pub fn api_error<E: std::error::Error + Send + Sync + 'static>(error: E) -> anyhow::Error {
+    anyhow::anyhow!(aws_smithy_types::error::display::DisplayErrorContext(error))
+}

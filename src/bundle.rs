@@ -97,10 +97,8 @@ pub async fn upload(
             Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => false,
             Err(error) if error.code() == Some("NotFound") => false,
             Err(error) => {
-                return Err(anyhow::anyhow!(aws_sdk_s3::error::DisplayErrorContext(
-                    error
-                )))
-                .with_context(|| format!("checking s3://{bucket}/{key}"))
+                return Err(crate::aws::api_error(error))
+                    .with_context(|| format!("checking s3://{bucket}/{key}"))
             }
         };
         if !present {
@@ -111,7 +109,7 @@ pub async fn upload(
                 .checksum_sha256(base64_of_hex(&zip.sha256))
                 .send()
                 .await
-                .map_err(|e| anyhow::anyhow!(aws_sdk_s3::error::DisplayErrorContext(e)))
+                .map_err(crate::aws::api_error)
                 .with_context(|| {
                     format!("uploading {} to s3://{bucket}/{key}", zip.path.display())
                 })?;

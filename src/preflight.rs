@@ -77,12 +77,7 @@ async fn check_region(
         Err(error) if error.code().is_some_and(|c| c.contains("NotFound")) => {
             bail!("VPC {} does not exist", settings.vpc_id)
         }
-        Err(error) => {
-            return Err(anyhow::anyhow!(aws_sdk_ec2::error::DisplayErrorContext(
-                error
-            )))
-            .context("DescribeVpcs")
-        }
+        Err(error) => return Err(crate::aws::api_error(error)).context("DescribeVpcs"),
     }
 
     let subnets = match &settings.subnet_ids {
@@ -99,7 +94,7 @@ async fn check_region(
                 .await
         }
     }
-    .map_err(|e| anyhow::anyhow!(aws_sdk_ec2::error::DisplayErrorContext(e)))
+    .map_err(crate::aws::api_error)
     .context("DescribeSubnets")?;
     let mut found = Vec::new();
     for subnet in subnets.subnets() {
@@ -146,7 +141,7 @@ async fn check_region(
         .filters(vpc_filter(&settings.vpc_id))
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!(aws_sdk_ec2::error::DisplayErrorContext(e)))
+        .map_err(crate::aws::api_error)
         .context("DescribeRouteTables")?;
     let mut route_table_ids: Vec<String> = route_tables
         .route_tables()
@@ -162,7 +157,7 @@ async fn check_region(
         .engine_version(engine_version)
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!(aws_sdk_rds::error::DisplayErrorContext(e)))
+        .map_err(crate::aws::api_error)
         .context("DescribeDBEngineVersions")?;
     if versions.db_engine_versions().is_empty() {
         bail!(
@@ -210,12 +205,7 @@ async fn check_collisions(environment: &Environment, aws: &AwsContext) -> anyhow
     let exists = match found {
         Ok(output) => !output.global_clusters().is_empty(),
         Err(error) if error.code().is_some_and(|c| c.contains("NotFound")) => false,
-        Err(error) => {
-            return Err(anyhow::anyhow!(aws_sdk_rds::error::DisplayErrorContext(
-                error
-            )))
-            .context("DescribeGlobalClusters")
-        }
+        Err(error) => return Err(crate::aws::api_error(error)).context("DescribeGlobalClusters"),
     };
     if !exists {
         return Ok(());

@@ -52,12 +52,7 @@ pub async fn read(
     let response = match response {
         Ok(response) => response,
         Err(error) if error.code().is_some_and(|c| c.contains("NotFound")) => return Ok(None),
-        Err(error) => {
-            return Err(anyhow::anyhow!(aws_sdk_rds::error::DisplayErrorContext(
-                error
-            )))
-            .context("DescribeGlobalClusters")
-        }
+        Err(error) => return Err(crate::aws::api_error(error)).context("DescribeGlobalClusters"),
     };
     let Some(global) = response.global_clusters().first() else {
         return Ok(None);
@@ -109,7 +104,7 @@ pub async fn wait_until_ready(
                 .db_cluster_identifier(cluster_id)
                 .send()
                 .await
-                .map_err(|e| anyhow::anyhow!(aws_sdk_rds::error::DisplayErrorContext(e)))
+                .map_err(crate::aws::api_error)
                 .context("DescribeDBClusters")?;
             for cluster in clusters.db_clusters() {
                 let status = cluster.status().unwrap_or_default();

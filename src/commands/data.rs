@@ -130,7 +130,7 @@ async fn put_file(
             .body(ByteStream::from_path(path).await?)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!(aws_sdk_s3::error::DisplayErrorContext(e)))
+            .map_err(crate::aws::api_error)
             .with_context(|| format!("uploading {} to s3://{bucket}/{key}", path.display()))?;
         return Ok(size);
     }
@@ -140,7 +140,7 @@ async fn put_file(
         .key(key)
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!(aws_sdk_s3::error::DisplayErrorContext(e)))?;
+        .map_err(crate::aws::api_error)?;
     let upload_id = upload
         .upload_id()
         .context("S3 gave no upload id")?
@@ -164,7 +164,7 @@ async fn put_file(
                 .body(ByteStream::from(chunk))
                 .send()
                 .await
-                .map_err(|e| anyhow::anyhow!(aws_sdk_s3::error::DisplayErrorContext(e)))?;
+                .map_err(crate::aws::api_error)?;
             parts.push(
                 CompletedPart::builder()
                     .part_number(number)
@@ -183,7 +183,7 @@ async fn put_file(
             )
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!(aws_sdk_s3::error::DisplayErrorContext(e)))?;
+            .map_err(crate::aws::api_error)?;
         anyhow::Ok(())
     }
     .await;

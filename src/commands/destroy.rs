@@ -165,7 +165,7 @@ async fn turn_off_deletion_protection(
         .deletion_protection(false)
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!(aws_sdk_rds::error::DisplayErrorContext(e)))
+        .map_err(crate::aws::api_error)
         .context("ModifyGlobalCluster")?;
     for member in &topology.members {
         let cluster = member.cluster_arn.rsplit(':').next().unwrap_or_default();
@@ -176,7 +176,7 @@ async fn turn_off_deletion_protection(
             .apply_immediately(true)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!(aws_sdk_rds::error::DisplayErrorContext(e)))
+            .map_err(crate::aws::api_error)
             .with_context(|| format!("turning off deletion protection of {cluster}"))?;
         progress.message(&format!(
             "{}: deletion protection of {cluster} is off",
@@ -200,7 +200,7 @@ async fn detach_members(
             .db_cluster_identifier(&member.cluster_arn)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!(aws_sdk_rds::error::DisplayErrorContext(e)))
+            .map_err(crate::aws::api_error)
             .with_context(|| {
                 format!(
                     "removing {} from {}",
@@ -311,7 +311,7 @@ async fn empty_bucket(aws: &AwsContext, region: &str, bucket: &str) -> anyhow::R
             )
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!(aws_sdk_s3::error::DisplayErrorContext(e)))
+            .map_err(crate::aws::api_error)
             .with_context(|| format!("emptying s3://{bucket}"))?;
         removed += count;
     }

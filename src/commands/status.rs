@@ -135,7 +135,7 @@ async fn count_objects(
             .send();
         while let Some(page) = pages.next().await {
             let page = page
-                .map_err(|e| anyhow::anyhow!(aws_sdk_s3::error::DisplayErrorContext(e)))
+                .map_err(crate::aws::api_error)
                 .with_context(|| format!("listing s3://{bucket}/{prefix}"))?;
             *count += page
                 .contents()

@@ -260,7 +260,7 @@ async fn invoke(
         .payload(aws_smithy_types::Blob::new(b"{}".to_vec()))
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!(aws_sdk_lambda::error::DisplayErrorContext(e)))
+        .map_err(crate::aws::api_error)
         .with_context(|| format!("invoking {name}"))?;
     let payload = response
         .payload()
