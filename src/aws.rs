@@ -69,6 +69,15 @@ impl AwsContext {
         self.endpoint.is_some()
     }
 
+    /// How often to poll a stack or a cluster: moto answers at once, AWS takes minutes.
+    pub fn poll_interval(&self) -> Duration {
+        if self.is_local() {
+            Duration::from_millis(200)
+        } else {
+            Duration::from_secs(5)
+        }
+    }
+
     /// Whether credentials resolve at all, before anything is called.
     pub async fn check_credentials(&self) -> anyhow::Result<()> {
         use aws_credential_types::provider::ProvideCredentials;

@@ -37,11 +37,7 @@ pub async fn destroy(
     args: &DestroyArgs,
 ) -> anyhow::Result<()> {
     let plan = StackPlan::for_environment(environment);
-    let poll = if aws.is_local() {
-        Duration::from_millis(200)
-    } else {
-        Duration::from_secs(5)
-    };
+    let poll = aws.poll_interval();
     let name = environment.name_prefix();
 
     if environment.safety.deletion_protection {

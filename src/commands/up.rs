@@ -113,11 +113,7 @@ pub async fn up(
 ) -> anyhow::Result<UpReport> {
     let started = Instant::now();
     let rendered = render::render(environment)?;
-    let poll = if aws.is_local() {
-        Duration::from_millis(200)
-    } else {
-        Duration::from_secs(5)
-    };
+    let poll = aws.poll_interval();
 
     let live = topology::read(
         aws,
