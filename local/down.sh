@@ -5,6 +5,5 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Reverse order of up.sh.
-stop "cargo lambda watch" "$RUN_DIR/lambda.pid" cargo-lambda
 stop MariaDB "$RUN_DIR/mariadb.pid" mariadbd
 stop moto "$RUN_DIR/moto.pid" moto_plugin

@@ -98,42 +98,5 @@ start_mariadb() {
   say "MariaDB started (pid $pid) on 127.0.0.1:$MARIADB_PORT; data: $MARIADB_DATA; log: $log"
 }
 
-# --- cargo lambda watch (the functions; DESIGN §7) ---------------------------------------
-# The real function binaries behind cargo-lambda's Lambda runtime and invoke APIs, on
-# 127.0.0.1:$LAMBDA_PORT. The environment stands in for the primary Region's function
-# configuration of environments/local.yaml (moto cannot run our code): MariaDB for the
-# cluster, moto for S3 and Secrets Manager, the secret that the database stack creates.
-# Functions are compiled on their first invoke (into the shared CARGO_TARGET_DIR).
-start_lambdas() {
-  local pid_file=$RUN_DIR/lambda.pid log=$LOG_DIR/lambda.log env_file=$RUN_DIR/lambda.env pid
-  if pid=$(live_pid "$pid_file" "cargo-lambda"); then
-    say "cargo lambda watch already running (pid $pid) on 127.0.0.1:$LAMBDA_PORT"
-    return 0
-  fi
-  [[ -x $CARGO_LAMBDA ]] || die "cargo-lambda is missing at $CARGO_LAMBDA: run \`make local-up\` (it installs it)"
-  port_busy "$LAMBDA_PORT" && die "port $LAMBDA_PORT is taken by a process local-up did not start: $(ss -Hltnp "sport = :$LAMBDA_PORT")"
-  cat >"$env_file" <<ENV
-AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT
-AWS_REGION=us-east-1
-AWS_ACCESS_KEY_ID=test
-AWS_SECRET_ACCESS_KEY=test
-DB_HOST=127.0.0.1
-DB_PORT=$MARIADB_PORT
-DB_TLS=disabled
-DB_NAME=reviews_db
-DB_SECRET_ID=book-reviews/local/aurora-master
-REGION_INDICATOR=us-east-1
-RUST_LOG=info
-ENV
-  ( cd "$ROOT" && PATH="$(dirname "$CARGO_LAMBDA"):$PATH" exec setsid "$CARGO_LAMBDA" lambda watch \
-      --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT" --ignore-changes \
-      --env-file "$env_file" </dev/null >>"$log" 2>&1 ) &
-  pid=$!
-  echo "$pid" >"$pid_file"
-  wait_for "cargo lambda watch" "$pid" "$log" port_busy "$LAMBDA_PORT"
-  say "cargo lambda watch started (pid $pid) on http://127.0.0.1:$LAMBDA_PORT; log: $log"
-}
-
 start_moto
 start_mariadb
-start_lambdas

@@ -11,6 +11,8 @@ CARGO_LAMBDA_VERSION := 1.9.2
 ZIGLANG_VERSION := 0.14.1
 LAMBDAS_VENV := $(TOOLS)/cargo-lambda-$(CARGO_LAMBDA_VERSION)
 CARGO_LAMBDA := $(LAMBDAS_VENV)/bin/cargo-lambda
+# deploy starts `cargo lambda watch` itself for environments with `endpoints.lambda: cargo-lambda`.
+export CARGO_LAMBDA
 # Put an RDS CA bundle here (global-bundle.pem from AWS) to ship it in the dbprocess and
 # migrate zips as rds-global-bundle.pem; see lambdas/README.md.
 RDS_CA_BUNDLE ?= lambdas/reviews/certs/rds-global-bundle.pem

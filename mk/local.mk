@@ -1,10 +1,11 @@
 # Local stand-ins for AWS (DESIGN §7), on 127.0.0.1 only: moto server with the project's
-# plugin (local/moto_plugin) on 5000, MariaDB on 3307, cargo lambda watch on 9000. State: .local/ (run/ PID files,
+# plugin (local/moto_plugin) on 5000, MariaDB on 3307. The functions need no service here: deploy starts a
+# `cargo lambda watch` per Region when it invokes them (src/functions.rs). State: .local/ (run/ PID files,
 # log/, mariadb/ data). Ports can be moved with MOTO_PORT=... MARIADB_PORT=...
 
 .PHONY: local-up
-local-up: $(VENV)/.installed $(CARGO_LAMBDA) ## start moto (with our plugin), MariaDB and cargo lambda watch on 127.0.0.1
-	VENV=$(VENV) CARGO_LAMBDA=$(CARGO_LAMBDA) bash local/up.sh
+local-up: $(VENV)/.installed ## start moto (with our plugin) and MariaDB on 127.0.0.1
+	VENV=$(VENV) bash local/up.sh
 
 .PHONY: local-down
 local-down: ## stop what local-up started (by PID file)

@@ -1,15 +1,23 @@
 # The deploy CLI itself: build, demo, test, lint, bench.
 
+# Generated reviews for the demo: one set per Region (scripts/generate-reviews.py).
+DEMO_DATA := .local/demo/reviews
+
 .PHONY: build
 build: ## build the deploy CLI
 	cargo build --bin deploy
 
 .PHONY: demo
-demo: build local-up ## deploy environments/local.yaml to the local stand-ins, upload sample reviews, show its status
+demo: build local-up $(CARGO_LAMBDA) ## deploy environments/local.yaml to the stand-ins, ingest 100,000 generated reviews in both Regions at once
 	$(DEPLOY) validate environments/prod.yaml
 	$(DEPLOY) render environments/prod.yaml
 	$(DEPLOY) up environments/local.yaml --yes
-	$(DEPLOY) data upload environments/local.yaml samples/reviews
+	python3 scripts/generate-reviews.py $(DEMO_DATA)
+	$(DEPLOY) data upload environments/local.yaml $(DEMO_DATA)/set-1 --region us-east-1
+	$(DEPLOY) data upload environments/local.yaml $(DEMO_DATA)/set-2 --region us-east-2
+	$(DEPLOY) run environments/local.yaml --wait
+	@echo "A second run finds nothing to do:"
+	$(DEPLOY) run environments/local.yaml --wait
 	$(DEPLOY) status environments/local.yaml
 
 .PHONY: test

@@ -14,8 +14,6 @@ pub struct AwsContext {
     base: SdkConfig,
     /// Set when every call goes to a local stand-in instead of AWS.
     endpoint: Option<String>,
-    /// Set when functions are invoked on a local runtime (cargo lambda watch).
-    lambda_endpoint: Option<String>,
 }
 
 impl AwsContext {
@@ -49,20 +47,12 @@ impl AwsContext {
         AwsContext {
             base: loader.load().await,
             endpoint,
-            lambda_endpoint: environment
-                .endpoints
-                .as_ref()
-                .and_then(|e| e.lambda.clone()),
         }
     }
 
     /// A context over a given configuration (tests).
     pub fn from_config(base: SdkConfig, endpoint: Option<String>) -> AwsContext {
-        AwsContext {
-            base,
-            endpoint,
-            lambda_endpoint: None,
-        }
+        AwsContext { base, endpoint }
     }
 
     pub fn is_local(&self) -> bool {
@@ -116,20 +106,16 @@ impl AwsContext {
         aws_sdk_secretsmanager::Client::new(&self.in_region(region))
     }
 
+    pub fn step_functions(&self, region: &str) -> aws_sdk_sfn::Client {
+        aws_sdk_sfn::Client::new(&self.in_region(region))
+    }
+
     pub fn lambda(&self, region: &str) -> aws_sdk_lambda::Client {
         aws_sdk_lambda::Client::new(&self.in_region(region))
     }
 
-    /// Whether functions run on a local runtime, where they are named by their bin name.
-    pub fn invokes_locally(&self) -> bool {
-        self.lambda_endpoint.is_some()
-    }
-
-    /// A client for invoking functions: Lambda itself, or the local runtime.
-    pub fn function_invoker(&self, region: &str) -> aws_sdk_lambda::Client {
-        let Some(endpoint) = &self.lambda_endpoint else {
-            return self.lambda(region);
-        };
+    /// A client for invoking functions on a local runtime (`crate::functions`).
+    pub fn local_function_client(&self, region: &str, endpoint: &str) -> aws_sdk_lambda::Client {
         let config = aws_sdk_lambda::config::Builder::from(&self.in_region(region))
             .endpoint_url(endpoint)
             // A failed local invoke answers 500; retrying would run it three times.

@@ -39,6 +39,10 @@ pub enum Command {
     /// Show the stacks, the global database's live topology and the buckets' backlog.
     #[cfg(feature = "aws")]
     Status(StatusArgs),
+    /// Ingest the pending review files: start the state machine in every Region at once
+    /// (or one), and with --wait follow it to a table of what each Region ingested.
+    #[cfg(feature = "aws")]
+    Run(RunArgs),
     /// Move review files in and out of the data buckets.
     #[cfg(feature = "aws")]
     #[command(subcommand)]
@@ -116,6 +120,24 @@ pub struct DestroyArgs {
     /// The AWS profile to use.
     #[arg(long)]
     pub profile: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The environment file.
+    pub env: PathBuf,
+    /// Only this Region (default: every Region at once).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Follow the runs to the end and print what each Region ingested.
+    #[arg(long)]
+    pub wait: bool,
+    /// The AWS profile to use.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Print a machine-readable result on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, clap::Args)]

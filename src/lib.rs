@@ -12,6 +12,8 @@ pub mod cli;
 pub mod cloudformation;
 pub mod commands;
 pub mod env;
+#[cfg(feature = "aws")]
+pub mod functions;
 pub mod plan;
 #[cfg(feature = "aws")]
 pub mod preflight;
@@ -22,3 +24,5 @@ pub mod render;
 pub mod stacks;
 #[cfg(feature = "aws")]
 pub mod topology;
+#[cfg(feature = "aws")]
+pub mod workflow;

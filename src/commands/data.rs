@@ -1,6 +1,7 @@
 //! `deploy data upload ENV PATH [--region R]`: review files into the pending prefix of
 //! the data buckets, so users need no other tool. Large files go up in parts.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -27,16 +28,7 @@ pub fn upload(args: &UploadArgs) -> anyhow::Result<()> {
             args.path.display()
         );
     }
-    let regions: Vec<String> = match &args.region {
-        Some(region) if environment.all_regions().any(|r| &r.region == region) => {
-            vec![region.clone()]
-        }
-        Some(region) => bail!("{region} is not a Region of {}", args.env.display()),
-        None => environment
-            .all_regions()
-            .map(|r| r.region.clone())
-            .collect(),
-    };
+    let regions = regions_in_scope(&environment, args.region.as_deref(), &args.env)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let aws = AwsContext::load(&environment, args.profile.as_deref()).await;
@@ -63,6 +55,16 @@ pub async fn data_bucket(
     aws: &AwsContext,
     region: &str,
 ) -> anyhow::Result<String> {
+    let outputs = pipeline_outputs(environment, aws, region).await?;
+    output(&outputs, "DataBucketName", environment, region)
+}
+
+/// The outputs of a Region's pipeline stack (data bucket, state machine).
+pub async fn pipeline_outputs(
+    environment: &Environment,
+    aws: &AwsContext,
+    region: &str,
+) -> anyhow::Result<BTreeMap<String, String>> {
     let stack = stack_name(environment, Part::Pipeline, region);
     let client = StackClient::new(
         aws.cloudformation(region),
@@ -72,8 +74,41 @@ pub async fn data_bucket(
     );
     let description = client.describe(&stack).await?;
     description
-        .and_then(|d| d.outputs.get("DataBucketName").cloned())
+        .map(|d| d.outputs)
         .with_context(|| format!("{stack} is not deployed in {region}: run `deploy up` first"))
+}
+
+/// One output of a pipeline stack, or why it is missing.
+pub fn output(
+    outputs: &BTreeMap<String, String>,
+    name: &str,
+    environment: &Environment,
+    region: &str,
+) -> anyhow::Result<String> {
+    outputs.get(name).cloned().with_context(|| {
+        format!(
+            "{} has no output {name}: run `deploy up` to update it",
+            stack_name(environment, Part::Pipeline, region)
+        )
+    })
+}
+
+/// The Regions a command covers: the one asked for, or every Region of the file.
+pub fn regions_in_scope(
+    environment: &Environment,
+    region: Option<&str>,
+    file: &Path,
+) -> anyhow::Result<Vec<String>> {
+    match region {
+        Some(region) if environment.all_regions().any(|r| r.region == region) => {
+            Ok(vec![region.to_string()])
+        }
+        Some(region) => bail!("{region} is not a Region of {}", file.display()),
+        None => Ok(environment
+            .all_regions()
+            .map(|r| r.region.clone())
+            .collect()),
+    }
 }
 
 /// Every review file under `path` with its path relative to it, sorted.

@@ -7,6 +7,8 @@ pub mod data;
 pub mod destroy;
 pub mod edit;
 pub mod render;
+#[cfg(feature = "aws")]
+pub mod run;
 pub mod schema;
 #[cfg(feature = "aws")]
 pub mod status;
@@ -36,6 +38,8 @@ pub fn run(command: Command) -> ExitCode {
         Command::Destroy(args) => destroy::run(&args),
         #[cfg(feature = "aws")]
         Command::Status(args) => status::run(&args),
+        #[cfg(feature = "aws")]
+        Command::Run(args) => run::run(&args),
         #[cfg(feature = "aws")]
         Command::Data(crate::cli::DataCommand::Upload(args)) => data::upload(&args),
     };

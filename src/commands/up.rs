@@ -4,13 +4,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use serde::Serialize;
 
 use crate::aws::AwsContext;
 use crate::bundle;
 use crate::cli::{OutputFormat, UpArgs};
 use crate::env::{self, Environment};
+use crate::functions::Functions;
 use crate::plan::{Part, PostDeployStep};
 use crate::progress::{Printer, Progress};
 use crate::render;
@@ -207,9 +207,9 @@ pub async fn up(
         for step in &rendered.plan.post_deploy {
             let PostDeployStep::Invoke {
                 function,
-                function_name,
                 region,
                 reason,
+                ..
             } = step;
             // After a switchover the writer is elsewhere; DDL must go to the writer.
             let region = live
@@ -218,7 +218,14 @@ pub async fn up(
                 .map(|w| w.region.clone())
                 .unwrap_or_else(|| region.clone());
             progress.message(&format!("invoking {function} in {region}: {reason}"));
-            if let Err(failure) = invoke(aws, function.as_str(), function_name, &region).await {
+            let invoked = async {
+                let functions = Functions::open(aws, environment, &region, 1).await?;
+                functions
+                    .invoke::<serde_json::Value>(*function, &serde_json::json!({}))
+                    .await?;
+                anyhow::Ok(())
+            };
+            if let Err(failure) = invoked.await {
                 error = Some(format!("{function} failed in {region}: {failure:#}"));
             }
         }
@@ -234,38 +241,4 @@ pub async fn up(
         stacks: outcomes,
         error,
     })
-}
-
-/// Invokes a function once; a function error fails the step. Locally the functions
-/// run under cargo-lambda, addressed by their bin name.
-async fn invoke(
-    aws: &AwsContext,
-    bin: &str,
-    function_name: &str,
-    region: &str,
-) -> anyhow::Result<serde_json::Value> {
-    let client = aws.function_invoker(region);
-    let name = if aws.invokes_locally() {
-        bin
-    } else {
-        function_name
-    };
-    let response = client
-        .invoke()
-        .function_name(name)
-        .payload(aws_smithy_types::Blob::new(b"{}".to_vec()))
-        .send()
-        .await
-        .map_err(crate::aws::api_error)
-        .with_context(|| format!("invoking {name}"))?;
-    let payload = response
-        .payload()
-        .map(|p| p.as_ref().to_vec())
-        .unwrap_or_default();
-    let body: serde_json::Value =
-        serde_json::from_slice(&payload).unwrap_or(serde_json::Value::Null);
-    if let Some(kind) = response.function_error() {
-        anyhow::bail!("{kind}: {body}");
-    }
-    Ok(body)
 }

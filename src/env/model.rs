@@ -382,17 +382,27 @@ pub struct Endpoints {
     #[schemars(regex(pattern = r"^https?://[^\s/]+(:[0-9]+)?/?$"))]
     pub aws: String,
 
-    /// The Lambda invoke endpoint that runs the real functions (`cargo lambda watch`), for
-    /// example `http://127.0.0.1:9000`.
+    /// How the real functions run, since the stand-in cannot run their code. `cargo-lambda`:
+    /// deploy starts `cargo lambda watch` for each Region it invokes functions in, with the
+    /// environment CloudFormation gave that Region's functions (read back from the
+    /// stand-in), its AWS and database endpoints pointed at these stand-ins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^https?://[^\s/]+(:[0-9]+)?/?$"))]
-    pub lambda: Option<String>,
+    pub lambda: Option<LocalFunctionRuntime>,
 
     /// `HOST:PORT` of the MySQL-compatible server that stands in for every Region's
     /// cluster (MariaDB), for example `127.0.0.1:3307`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[A-Za-z0-9.-]+:[0-9]{1,5}$"))]
     pub database: Option<String>,
+}
+
+/// A runtime that runs the functions' real code on this machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum LocalFunctionRuntime {
+    /// cargo-lambda's emulator of the Lambda runtime and invoke APIs (`cargo lambda watch`),
+    /// building the functions from this repository's workspace.
+    #[serde(rename = "cargo-lambda")]
+    CargoLambda,
 }
 
 fn default_true() -> bool {
