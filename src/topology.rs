@@ -86,7 +86,12 @@ pub async fn read(
         Err(error) if error.code().is_some_and(|c| c.contains("NotFound")) => return Ok(None),
         Err(error) => return Err(crate::aws::api_error(error)).context("DescribeGlobalClusters"),
     };
-    let Some(global) = response.global_clusters().first() else {
+    // The named one, not the first: moto before the plugin's fix listed them all.
+    let Some(global) = response
+        .global_clusters()
+        .iter()
+        .find(|g| g.global_cluster_identifier() == Some(identifier))
+    else {
         return Ok(None);
     };
     let mut members: Vec<Member> = global

@@ -165,6 +165,20 @@ def failover_global_cluster(self: RDSResponse) -> Any:
     return ActionResult({"GlobalCluster": answer})
 
 
+def describe_global_clusters(self: RDSResponse) -> Any:
+    """moto 5.2.5 ignored GlobalClusterIdentifier and listed every global cluster, so a
+    caller asking for one could be answered with another environment's. AWS answers with
+    the one named (by identifier or ARN) or GlobalClusterNotFoundFault."""
+    from moto.core.responses import ActionResult
+
+    wanted = self.params.get("GlobalClusterIdentifier")
+    if wanted:
+        clusters = [find_global_cluster(self.current_account, wanted)]
+    else:
+        clusters = self.global_backend.describe_global_clusters()
+    return ActionResult({"GlobalClusters": clusters})
+
+
 # Aurora MySQL versions DescribeDBEngineVersions knows (moto 5.2.5 has no such call).
 # A stand-in list of real versions; an unknown version gets an empty answer, as from AWS.
 AURORA_MYSQL_VERSIONS = {
@@ -798,6 +812,7 @@ def install() -> None:
     RDSResponse.failover_global_cluster = failover_global_cluster
     RDSResponse.remove_from_global_cluster = remove_from_global_cluster
     RDSResponse.describe_db_engine_versions = describe_db_engine_versions
+    RDSResponse.describe_global_clusters = describe_global_clusters
     RDSResponse.modify_global_cluster = modify_global_cluster
     rds_models.RDSBackend.remove_from_global_cluster = backend_remove_from_global_cluster
     rds_models.RDSBackend.delete_db_cluster = delete_db_cluster
