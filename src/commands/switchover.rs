@@ -318,3 +318,62 @@ pub fn render_text(report: &WriterChangeReport) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::Member;
+
+    fn topology(writer: &str) -> Topology {
+        let member = |region: &str| Member {
+            region: region.into(),
+            cluster_arn: format!("arn:aws:rds:{region}:123456789012:cluster:c-{region}"),
+            is_writer: region == writer,
+            write_forwarding: None,
+        };
+        Topology {
+            global_cluster: "book-reviews-local".into(),
+            status: "available".into(),
+            members: vec![member("us-east-1"), member("us-east-2")],
+        }
+    }
+
+    #[test]
+    fn a_switchover_waits_for_the_old_writer_to_forward_a_failover_does_not() {
+        let environment = env::load(std::path::Path::new("environments/local.yaml")).unwrap();
+        let before = topology("us-east-2");
+        assert_eq!(
+            forwarding_regions(&environment, &before, Operation::Switchover, "us-east-1"),
+            ["us-east-2"]
+        );
+        // After a failover the old writer's Region may be down: waiting for it would
+        // last until the timeout.
+        assert!(
+            forwarding_regions(&environment, &before, Operation::Failover, "us-east-1").is_empty()
+        );
+    }
+
+    #[test]
+    fn regions_without_forwarding_in_the_file_are_not_waited_for() {
+        let mut environment = env::load(std::path::Path::new("environments/local.yaml")).unwrap();
+        environment.regions.secondary[0].write_forwarding.enabled = false;
+        // us-east-2 becomes a secondary, but the file gives it no forwarding.
+        assert!(forwarding_regions(
+            &environment,
+            &topology("us-east-2"),
+            Operation::Switchover,
+            "us-east-1"
+        )
+        .is_empty());
+        // The old primary forwards: the file gives it forwarding (the default).
+        assert_eq!(
+            forwarding_regions(
+                &environment,
+                &topology("us-east-1"),
+                Operation::Switchover,
+                "us-east-2"
+            ),
+            ["us-east-1"]
+        );
+    }
+}
