@@ -47,6 +47,12 @@ pub enum Command {
     #[cfg(feature = "aws")]
     #[command(subcommand)]
     Data(DataCommand),
+    /// Planned switchover: move the global database's writer to another Region, losing nothing.
+    #[cfg(feature = "aws")]
+    Switchover(SwitchoverArgs),
+    /// Unplanned failover: promote another Region at once, losing writes not yet replicated.
+    #[cfg(feature = "aws")]
+    Failover(FailoverArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,4 +185,52 @@ pub struct RenderArgs {
     /// Without it, print a summary table.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SwitchoverArgs {
+    /// The environment file.
+    pub env: PathBuf,
+    /// The Region whose cluster becomes the writer (one of the environment's Regions).
+    #[arg(long, value_name = "REGION")]
+    pub to: String,
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    pub yes: bool,
+    /// How long to wait for the new writer and write forwarding, for example 30m or 90s.
+    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// The AWS profile to use.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Print a machine-readable report on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FailoverArgs {
+    #[command(flatten)]
+    pub target: SwitchoverArgs,
+    /// Accept losing the writes that had not replicated to the new writer yet.
+    #[arg(long)]
+    pub allow_data_loss: bool,
+}
+
+/// `90s`, `30m`, `2h`, or a number of seconds.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(format!("{text:?} is not a duration such as 90s, 30m or 2h")),
+    };
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 90s, 30m or 2h"))?;
+    Ok(std::time::Duration::from_secs(number * seconds))
 }

@@ -27,9 +27,41 @@ pub struct Topology {
     pub members: Vec<Member>,
 }
 
+impl Member {
+    /// The cluster's identifier, the last part of its ARN.
+    pub fn cluster_id(&self) -> &str {
+        self.cluster_arn.rsplit(':').next().unwrap_or_default()
+    }
+}
+
 impl Topology {
     pub fn writer(&self) -> Option<&Member> {
         self.members.iter().find(|m| m.is_writer)
+    }
+
+    pub fn member(&self, region: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.region == region)
+    }
+
+    /// One line per member, the writer first, with each secondary's write forwarding.
+    pub fn render_members(&self) -> String {
+        let mut out = String::new();
+        for member in &self.members {
+            let role = if member.is_writer {
+                "writer"
+            } else {
+                "secondary"
+            };
+            let forwarding = match (&member.write_forwarding, member.is_writer) {
+                (_, true) => String::new(),
+                (Some(status), false) => format!("write forwarding {status}"),
+                (None, false) => "write forwarding off".into(),
+            };
+            let line = format!("  {:<15} {role:<10} {forwarding}", member.region);
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
     }
 }
 
@@ -54,7 +86,12 @@ pub async fn read(
         Err(error) if error.code().is_some_and(|c| c.contains("NotFound")) => return Ok(None),
         Err(error) => return Err(crate::aws::api_error(error)).context("DescribeGlobalClusters"),
     };
-    let Some(global) = response.global_clusters().first() else {
+    // The named one, not the first: moto before the plugin's fix listed them all.
+    let Some(global) = response
+        .global_clusters()
+        .iter()
+        .find(|g| g.global_cluster_identifier() == Some(identifier))
+    else {
         return Ok(None);
     };
     let mut members: Vec<Member> = global
@@ -140,6 +177,89 @@ pub async fn wait_until_ready(
             "waiting for the global database: {}",
             waiting.join("; ")
         ));
+        tokio::time::sleep(poll).await;
+    }
+}
+
+/// What a move of the writer waits for.
+pub struct WriterMove<'a> {
+    pub global_cluster: &'a str,
+    /// The Region that becomes the writer. Every call goes to its endpoint: after a
+    /// failover the old writer's Region may not answer at all.
+    pub to: &'a str,
+    /// Secondaries that must report write forwarding `enabled` before the move counts as done.
+    pub forwarding: Vec<String>,
+}
+
+/// Polls until the global cluster is `available` with the target as its writer, the
+/// target cluster is `available`, and every listed secondary forwards writes.
+pub async fn wait_for_writer(
+    aws: &AwsContext,
+    wanted: &WriterMove<'_>,
+    progress: &dyn Progress,
+    poll: Duration,
+    timeout: Duration,
+) -> anyhow::Result<Topology> {
+    let started = Instant::now();
+    let mut last_report = String::new();
+    loop {
+        let Some(topology) = read(aws, wanted.to, wanted.global_cluster).await? else {
+            bail!(
+                "the global cluster {} does not exist",
+                wanted.global_cluster
+            );
+        };
+        let mut waiting = Vec::new();
+        if topology.status != "available" {
+            waiting.push(format!("the global cluster is {}", topology.status));
+        }
+        match topology.writer() {
+            Some(writer) if writer.region == wanted.to => {
+                let clusters = aws
+                    .rds(wanted.to)
+                    .describe_db_clusters()
+                    .db_cluster_identifier(writer.cluster_id())
+                    .send()
+                    .await
+                    .map_err(crate::aws::api_error)
+                    .context("DescribeDBClusters")?;
+                for cluster in clusters.db_clusters() {
+                    let status = cluster.status().unwrap_or_default();
+                    if status != "available" {
+                        waiting.push(format!(
+                            "the new writer {} is {status}",
+                            writer.cluster_id()
+                        ));
+                    }
+                }
+            }
+            Some(writer) => waiting.push(format!("the writer is still in {}", writer.region)),
+            None => waiting.push("no member is the writer yet".into()),
+        }
+        for region in &wanted.forwarding {
+            match topology.member(region) {
+                Some(member) if member.is_writer => {}
+                Some(member) => {
+                    let status = member.write_forwarding.as_deref().unwrap_or("not reported");
+                    if status != "enabled" {
+                        waiting.push(format!("write forwarding in {region} is {status}"));
+                    }
+                }
+                None => waiting.push(format!("{region} is not a member")),
+            }
+        }
+        if waiting.is_empty() {
+            return Ok(topology);
+        }
+        let report = waiting.join("; ");
+        if started.elapsed() > timeout {
+            bail!("not settled after {}s: {report}", timeout.as_secs());
+        }
+        // On AWS this takes minutes: one line per change, not one per poll.
+        if report != last_report {
+            progress.message(&format!("waiting: {report}"));
+            last_report = report;
+        }
         tokio::time::sleep(poll).await;
     }
 }

@@ -8,6 +8,7 @@ GlobalCluster holds them in `members`. `DBCluster.is_writer` marks the primary.
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 from moto.core.common_models import CloudFormationModel
@@ -112,18 +113,39 @@ def _change_writer(
     global_cluster.members.remove(target)
     global_cluster.members.insert(0, target)
 
-    # moto finishes at once; the answer to the call itself still shows the operation in
-    # progress (as AWS does) while every later Describe shows it settled.
-    answer = copy.copy(global_cluster)
-    answer.members = list(global_cluster.members)
-    answer.status = status
-    answer.failover_state = {
+    # moto finishes at once. AWS takes a minute or more, during which DescribeGlobalClusters
+    # shows the operation in progress: the call's own answer and the next
+    # OPERATION_DESCRIBES answers show it so, so that callers' waits are exercised.
+    failover_state = {
         "Status": "pending",
         "FromDbClusterArn": current.db_cluster_arn if current else None,
         "ToDbClusterArn": target.db_cluster_arn,
         "IsDataLossAllowed": allow_data_loss,
     }
+    global_cluster._in_progress = [status, failover_state, OPERATION_DESCRIBES]
+    return _as_in_progress(global_cluster, status, failover_state)
+
+
+# How many DescribeGlobalClusters answers after a switchover or failover still show it
+# under way (MOTO_PLUGIN_OPERATION_DESCRIBES; 0 settles at once).
+OPERATION_DESCRIBES = int(os.environ.get("MOTO_PLUGIN_OPERATION_DESCRIBES", "1"))
+
+
+def _as_in_progress(global_cluster: GlobalCluster, status: str, failover_state: dict) -> GlobalCluster:
+    answer = copy.copy(global_cluster)
+    answer.members = list(global_cluster.members)
+    answer.status = status
+    answer.failover_state = failover_state
     return answer
+
+
+def _described(global_cluster: GlobalCluster) -> GlobalCluster:
+    """The global cluster as one Describe sees it; counts down an operation under way."""
+    pending = getattr(global_cluster, "_in_progress", None)
+    if not pending or pending[2] <= 0:
+        return global_cluster
+    pending[2] -= 1
+    return _as_in_progress(global_cluster, pending[0], pending[1])
 
 
 def switchover_global_cluster(self: RDSResponse) -> Any:
@@ -163,6 +185,20 @@ def failover_global_cluster(self: RDSResponse) -> Any:
         allow_data_loss=allow_data_loss,
     )
     return ActionResult({"GlobalCluster": answer})
+
+
+def describe_global_clusters(self: RDSResponse) -> Any:
+    """moto 5.2.5 ignored GlobalClusterIdentifier and listed every global cluster, so a
+    caller asking for one could be answered with another environment's. AWS answers with
+    the one named (by identifier or ARN) or GlobalClusterNotFoundFault."""
+    from moto.core.responses import ActionResult
+
+    wanted = self.params.get("GlobalClusterIdentifier")
+    if wanted:
+        clusters = [find_global_cluster(self.current_account, wanted)]
+    else:
+        clusters = self.global_backend.describe_global_clusters()
+    return ActionResult({"GlobalClusters": [_described(c) for c in clusters]})
 
 
 # Aurora MySQL versions DescribeDBEngineVersions knows (moto 5.2.5 has no such call).
@@ -798,6 +834,7 @@ def install() -> None:
     RDSResponse.failover_global_cluster = failover_global_cluster
     RDSResponse.remove_from_global_cluster = remove_from_global_cluster
     RDSResponse.describe_db_engine_versions = describe_db_engine_versions
+    RDSResponse.describe_global_clusters = describe_global_clusters
     RDSResponse.modify_global_cluster = modify_global_cluster
     rds_models.RDSBackend.remove_from_global_cluster = backend_remove_from_global_cluster
     rds_models.RDSBackend.delete_db_cluster = delete_db_cluster

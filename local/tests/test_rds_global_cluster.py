@@ -1,5 +1,7 @@
 """AWS::RDS::GlobalCluster: created, updated and deleted through CloudFormation."""
 
+import botocore.exceptions
+import pytest
 from conftest import deploy, outputs
 from stacks import ENGINE_VERSION, GLOBAL
 
@@ -31,3 +33,22 @@ def test_global_cluster_create_update_delete(client):
 
     cfn.delete_stack(StackName="app-global")
     assert client("rds").describe_global_clusters()["GlobalClusters"] == []
+
+
+def test_describe_global_clusters_answers_only_the_one_named(client):
+    cfn = client("cloudformation")
+    deploy(cfn, "app-global", GLOBAL)
+    deploy(cfn, "other-global", GLOBAL.replace("app-global", "other-global"))
+    for region in ("us-east-1", "us-east-2"):
+        rds = client("rds", region)
+        assert len(rds.describe_global_clusters()["GlobalClusters"]) == 2
+        for name in ("app-global", "other-global"):
+            [named] = rds.describe_global_clusters(GlobalClusterIdentifier=name)["GlobalClusters"]
+            assert named["GlobalClusterIdentifier"] == name
+            [by_arn] = rds.describe_global_clusters(
+                GlobalClusterIdentifier=named["GlobalClusterArn"]
+            )["GlobalClusters"]
+            assert by_arn["GlobalClusterIdentifier"] == name
+        with pytest.raises(botocore.exceptions.ClientError) as error:
+            rds.describe_global_clusters(GlobalClusterIdentifier="nope")
+        assert error.value.response["Error"]["Code"] == "GlobalClusterNotFoundFault"

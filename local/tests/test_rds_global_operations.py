@@ -27,6 +27,13 @@ def test_switchover_swaps_the_writer(client):
         "IsDataLossAllowed": False,
     }
 
+    # The next Describe still shows it under way, as AWS's do for a minute or more; the
+    # one after shows it settled.
+    [under_way] = client("rds", "us-east-2").describe_global_clusters(
+        GlobalClusterIdentifier="app-global"
+    )["GlobalClusters"]
+    assert under_way["Status"] == "switching-over"
+    assert under_way["FailoverState"]["ToDbClusterArn"] == s_arn
     [global_cluster] = client("rds").describe_global_clusters()["GlobalClusters"]
     assert global_cluster["Status"] == "available"
     assert "FailoverState" not in global_cluster

@@ -13,6 +13,8 @@ pub mod schema;
 #[cfg(feature = "aws")]
 pub mod status;
 #[cfg(feature = "aws")]
+pub mod switchover;
+#[cfg(feature = "aws")]
 pub mod up;
 pub mod validate;
 
@@ -42,6 +44,10 @@ pub fn run(command: Command) -> ExitCode {
         Command::Run(args) => run::run(&args),
         #[cfg(feature = "aws")]
         Command::Data(crate::cli::DataCommand::Upload(args)) => data::upload(&args),
+        #[cfg(feature = "aws")]
+        Command::Switchover(args) => switchover::switchover(&args),
+        #[cfg(feature = "aws")]
+        Command::Failover(args) => switchover::failover(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -49,6 +55,14 @@ pub fn run(command: Command) -> ExitCode {
             // An invalid environment file prints its diagnostics, nothing else.
             if let Some(diagnostics) = error.downcast_ref::<Diagnostics>() {
                 eprint!("{diagnostics}");
+                return ExitCode::from(EXIT_INVALID);
+            }
+            #[cfg(feature = "aws")]
+            if error
+                .downcast_ref::<switchover::Refused>()
+                .is_some_and(|r| r.is_usage())
+            {
+                eprintln!("error: {error:#}");
                 return ExitCode::from(EXIT_INVALID);
             }
             eprintln!("error: {error:#}");
