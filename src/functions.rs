@@ -34,10 +34,17 @@ pub enum InvokeError {
     },
     /// The call never got an answer from the function (Lambda refused or throttled it,
     /// or the connection failed): worth retrying.
-    #[error("invoking {function}: {source:#}")]
+    #[error("invoking {function}: {reason:#}")]
     Service {
         function: Function,
-        source: anyhow::Error,
+        reason: anyhow::Error,
+    },
+    /// The function answered, but not with what its contract says: a bug, not retried.
+    #[error("{function} answered something unexpected ({reason}): {answer}")]
+    Unexpected {
+        function: Function,
+        reason: String,
+        answer: String,
     },
 }
 
@@ -53,9 +60,13 @@ impl InvokeError {
                 "Error": error_type,
                 "Cause": serde_json::json!({"errorType": error_type, "errorMessage": message}).to_string(),
             }),
-            InvokeError::Service { source, .. } => serde_json::json!({
+            InvokeError::Service { reason, .. } => serde_json::json!({
                 "Error": "Lambda.ServiceException",
-                "Cause": format!("{source:#}"),
+                "Cause": format!("{reason:#}"),
+            }),
+            InvokeError::Unexpected { .. } => serde_json::json!({
+                "Error": "States.Runtime",
+                "Cause": self.to_string(),
             }),
         }
     }
@@ -110,7 +121,7 @@ impl Functions {
         function: Function,
         payload: &serde_json::Value,
     ) -> Result<R, InvokeError> {
-        let service = |source: anyhow::Error| InvokeError::Service { function, source };
+        let service = |reason: anyhow::Error| InvokeError::Service { function, reason };
         let response = self
             .client
             .invoke()
@@ -126,8 +137,7 @@ impl Functions {
                 // cargo-lambda answers a handler's error with HTTP 500 and the error
                 // document, where Lambda answers 200 with `FunctionError` (DESIGN §7).
                 if let SdkError::ServiceError(context) = &error {
-                    if let Some(failure) = function_error(function, context.raw().body().bytes())
-                    {
+                    if let Some(failure) = function_error(function, context.raw().body().bytes()) {
                         return Err(failure);
                     }
                 }
@@ -150,12 +160,20 @@ impl Functions {
                 }
             }));
         }
-        serde_json::from_slice(&body).map_err(|e| {
-            service(anyhow::anyhow!(
-                "{function} answered something unexpected ({e}): {}",
-                String::from_utf8_lossy(&body)
-            ))
+        serde_json::from_slice(&body).map_err(|e| InvokeError::Unexpected {
+            function,
+            reason: e.to_string(),
+            answer: excerpt(&body),
         })
+    }
+}
+
+/// The start of an answer, enough to recognise it in an error message.
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    match text.char_indices().nth(200) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.into_owned(),
     }
 }
 

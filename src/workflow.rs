@@ -279,8 +279,8 @@ pub async fn run_locally(
                 "totals": totals,
                 "results": results,
             });
-            let listing: Listing = with_retries(|| functions.invoke(Function::Preprocess, &request))
-                .await?;
+            let listing: Listing =
+                with_retries(|| functions.invoke(Function::Preprocess, &request)).await?;
             totals = listing.totals;
             if listing.files.is_empty() {
                 return Ok(());
@@ -288,7 +288,10 @@ pub async fn run_locally(
             // Files that stay pending after a batch would be listed for ever.
             let keys: Vec<String> = listing.files.iter().map(|f| f.key.clone()).collect();
             if keys == previous_batch {
-                bail!("the same {} files are still pending after a batch: they could not be moved", keys.len());
+                bail!(
+                    "the same {} files are still pending after a batch: they could not be moved",
+                    keys.len()
+                );
             }
             batch_number += 1;
             results = process_batch(&functions, listing.files, concurrency).await?;

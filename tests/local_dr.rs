@@ -4,10 +4,6 @@
 //! previous one left. Its environment is named `dr`, so its stacks and global cluster
 //! never meet those of tests deploying `local` on the same moto.
 //!
-//! `up` invokes `migrate` on the function runtime named by `endpoints.lambda`. The shared
-//! runtime of `make local-up` is configured for the `local` environment (its secret), so
-//! until deploy runs a runtime per environment, point DEPLOY_TEST_DR_LAMBDA_ENDPOINT at a
-//! runtime configured for `dr` (DB_SECRET_ID=book-reviews/dr/aurora-master).
 #![cfg(feature = "aws")]
 
 use std::path::PathBuf;
@@ -26,15 +22,9 @@ struct DrEnvironment {
 impl DrEnvironment {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut text = std::fs::read_to_string("environments/local.yaml").unwrap();
-        text = text.replacen("environment: local", "environment: dr", 1);
-        if let Ok(endpoint) = std::env::var("DEPLOY_TEST_DR_LAMBDA_ENDPOINT") {
-            text = text.replacen(
-                "lambda: http://127.0.0.1:9000",
-                &format!("lambda: {endpoint}"),
-                1,
-            );
-        }
+        let text = std::fs::read_to_string("environments/local.yaml")
+            .unwrap()
+            .replacen("environment: local", "environment: dr", 1);
         std::fs::write(dir.path().join("dr.yaml"), text).unwrap();
         DrEnvironment { dir }
     }

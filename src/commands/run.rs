@@ -72,13 +72,9 @@ pub async fn ingest(
         async move {
             let outputs = pipeline_outputs(environment, aws, region).await?;
             let bucket = output(&outputs, "DataBucketName", environment, region)?;
-            let files = workflow::pending_files(
-                aws,
-                region,
-                &bucket,
-                &environment.pipeline.pending_prefix,
-            )
-            .await?;
+            let files =
+                workflow::pending_files(aws, region, &bucket, &environment.pipeline.pending_prefix)
+                    .await?;
             if files.is_empty() {
                 progress.message(&format!("{region}: nothing pending in s3://{bucket}"));
                 return Ok(RegionRun {
@@ -119,11 +115,7 @@ pub async fn ingest(
         report.total.add(&run.totals);
         report.regions.push(run);
     }
-    let longest = report
-        .regions
-        .iter()
-        .map(|r| r.seconds)
-        .fold(0.0, f64::max);
+    let longest = report.regions.iter().map(|r| r.seconds).fold(0.0, f64::max);
     let rows = report.total.inserted + report.total.present + report.total.rejected;
     report.rows_per_second = if longest > 0.0 {
         rows as f64 / longest
@@ -168,11 +160,7 @@ pub fn render_text(report: &RunReport) -> String {
             run.rows_per_second(),
         ));
     }
-    let longest = report
-        .regions
-        .iter()
-        .map(|r| r.seconds)
-        .fold(0.0, f64::max);
+    let longest = report.regions.iter().map(|r| r.seconds).fold(0.0, f64::max);
     out.push_str(&row(
         "total",
         "",
@@ -188,7 +176,11 @@ pub fn render_text(report: &RunReport) -> String {
             out.push_str(&format!("\n{}: {error}", run.region));
         }
     }
-    if report.regions.iter().any(|r| r.execution.is_some() || r.error.is_some()) {
+    if report
+        .regions
+        .iter()
+        .any(|r| r.execution.is_some() || r.error.is_some())
+    {
         out.push('\n');
     }
     out.lines()

@@ -1,0 +1,255 @@
+//! `deploy run` end to end against the local stand-in (moto with the project's plugin,
+//! MariaDB): both Regions ingest at once through the real functions, which deploy runs on
+//! a cargo-lambda runtime per Region with the configuration CloudFormation gave them.
+//! Its environment is named `run`, with its own database and master user, so its stacks
+//! and rows never meet those of other tests on the same stand-ins.
+#![cfg(feature = "aws")]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const DATABASE: &str = "reviews_run";
+
+fn environment_file(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string("environments/local.yaml")
+        .unwrap()
+        .replacen("environment: local", "environment: run", 1)
+        .replacen(
+            "  engine_version: 8.0.mysql_aurora.3.08.2",
+            &format!(
+                "  engine_version: 8.0.mysql_aurora.3.08.2\n  name: {DATABASE}\n  master_username: runadmin"
+            ),
+            1,
+        )
+        // Several batches per Region, two files at a time.
+        .replacen("max_concurrency: 4", "max_concurrency: 2\n  files_per_batch: 3", 1);
+    assert!(text.contains(DATABASE) && text.contains("files_per_batch: 3"));
+    let path = dir.join("run.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn deploy(args: &[&str]) -> Output {
+    Command::cargo_bin("deploy")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[track_caller]
+fn succeed(args: &[&str]) -> Output {
+    let output = deploy(args);
+    assert!(
+        output.status.success(),
+        "deploy {} failed:\n{}\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+/// A query against the stand-in's MariaDB, tab-separated rows.
+fn sql(query: &str) -> Vec<Vec<String>> {
+    let output = std::process::Command::new("mariadb")
+        .args([
+            "--no-defaults",
+            "--protocol=tcp",
+            "-h127.0.0.1",
+            "-P3307",
+            "-uroot",
+            "--batch",
+            "--skip-column-names",
+            "-e",
+            query,
+        ])
+        .output()
+        .expect("the mariadb client (make local-up installs it)");
+    assert!(
+        output.status.success(),
+        "{query}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}
+
+fn region_run<'a>(report: &'a Value, region: &str) -> &'a Value {
+    report["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["region"] == region)
+        .unwrap_or_else(|| panic!("no {region} in {report:#}"))
+}
+
+fn lambda_dir() -> String {
+    std::env::var("DEPLOY_TEST_LAMBDA_DIR").unwrap_or_else(|_| "target/lambda/arm64".into())
+}
+
+#[test]
+fn both_regions_ingest_at_once_bad_lines_and_files_are_reported_a_second_run_has_nothing_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = environment_file(dir.path());
+    let env = env.to_str().unwrap();
+    succeed(&["destroy", env, "--yes"]);
+    sql(&format!("DROP DATABASE IF EXISTS {DATABASE}"));
+    succeed(&["up", env, "--yes", "--lambda-dir", &lambda_dir()]);
+
+    // Nothing pending: nothing is started, and that is a success.
+    let report = json(&succeed(&["run", env, "--wait", "--output", "json"]));
+    for region in ["us-east-1", "us-east-2"] {
+        assert_eq!(region_run(&report, region)["status"], "NOTHING_TO_DO");
+    }
+
+    // Generated reviews, a different set per Region with some reviews in both, three
+    // malformed lines per file; and one file that cannot be read at all.
+    let data = dir.path().join("reviews");
+    let generated = std::process::Command::new("python3")
+        .args(["scripts/generate-reviews.py", data.to_str().unwrap()])
+        .args(["--files", "4", "--reviews", "150", "--shared", "40"])
+        .status()
+        .unwrap();
+    assert!(generated.success());
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("manifest.json")).unwrap())
+            .unwrap();
+    let broken = dir.path().join("broken.json.gz");
+    std::fs::write(&broken, b"\x1f\x8b\x08\x00 not really gzip").unwrap();
+    for (set, region) in [("set-1", "us-east-1"), ("set-2", "us-east-2")] {
+        let set = data.join(set);
+        succeed(&[
+            "data",
+            "upload",
+            env,
+            set.to_str().unwrap(),
+            "--region",
+            region,
+        ]);
+    }
+    succeed(&[
+        "data",
+        "upload",
+        env,
+        broken.to_str().unwrap(),
+        "--region",
+        "us-east-1",
+    ]);
+
+    // Both Regions at once, several batches each.
+    let output = deploy(&["run", env, "--wait", "--output", "json"]);
+    let report = json(&output);
+    let east1 = region_run(&report, "us-east-1");
+    let east2 = region_run(&report, "us-east-2");
+    assert_eq!(east2["status"], "SUCCEEDED", "{report:#}");
+    assert_eq!(
+        (
+            &east2["totals"]["files"],
+            &east2["totals"]["completed"],
+            &east2["totals"]["failed"],
+            &east2["totals"]["rejected"]
+        ),
+        (
+            &Value::from(4),
+            &Value::from(4),
+            &Value::from(0),
+            &Value::from(12)
+        ),
+        "{report:#}"
+    );
+    // The unreadable file is caught and moved to failed; its siblings complete, and the
+    // run still succeeds (a failed file is an outcome, not a failed run).
+    assert_eq!(east1["status"], "SUCCEEDED", "{report:#}");
+    assert_eq!(east1["totals"]["completed"], 4, "{report:#}");
+    assert_eq!(east1["totals"]["failed"], 1, "{report:#}");
+    assert_eq!(east1["totals"]["rejected"], 12, "{report:#}");
+    assert!(output.status.success());
+    for run in [east1, east2] {
+        let t = &run["totals"];
+        let written = t["inserted"].as_u64().unwrap() + t["present"].as_u64().unwrap();
+        assert_eq!(
+            written, 600,
+            "every good line of 4 × 150 is written or present: {run:#}"
+        );
+    }
+    assert_eq!(
+        report["total"]["inserted"].as_u64().unwrap(),
+        manifest["distinct_reviews"].as_u64().unwrap(),
+        "a review in both sets is inserted once: {report:#}"
+    );
+
+    // MariaDB holds exactly the distinct good reviews, each with the Region that wrote it.
+    let by_region = sql(&format!(
+        "SELECT region_indicator, COUNT(*) FROM {DATABASE}.reviews GROUP BY 1 ORDER BY 1"
+    ));
+    let regions: Vec<&str> = by_region.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(regions, ["us-east-1", "us-east-2"], "{by_region:?}");
+    let stored: u64 = by_region.iter().map(|r| r[1].parse::<u64>().unwrap()).sum();
+    assert_eq!(stored, manifest["distinct_reviews"].as_u64().unwrap());
+    // Every malformed line is recorded with its file and line number.
+    let rejects: BTreeSet<(String, u64)> = sql(&format!(
+        "SELECT object_key, line_no FROM {DATABASE}.review_rejects"
+    ))
+    .into_iter()
+    .map(|r| {
+        let file = r[0].rsplit('/').next().unwrap().to_string();
+        (file, r[1].parse().unwrap())
+    })
+    .collect();
+    let expected: BTreeSet<(String, u64)> = manifest["malformed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["file"].as_str().unwrap().to_string(),
+                m["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // Both sets name their files part-0001.json ...: the same (file, line) may come from
+    // both Regions, so compare as sets of what was reported.
+    assert_eq!(rejects, expected);
+
+    // Every pending file is in completed or failed.
+    let status = json(&succeed(&["status", env, "--output", "json"]));
+    let counts: Vec<(u64, u64, u64)> = status["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["pending"].as_u64().unwrap(),
+                b["completed"].as_u64().unwrap(),
+                b["failed"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(counts, [(0, 4, 1), (0, 4, 0)], "{status:#}");
+
+    // The table people read.
+    let text = String::from_utf8(succeed(&["run", env, "--wait"]).stdout).unwrap();
+    assert!(text.contains("region") && text.contains("rows/s"), "{text}");
+    // A second run finds nothing to do.
+    assert!(text.contains("us-east-1       nothing to do"), "{text}");
+    assert!(text.contains("us-east-2       nothing to do"), "{text}");
+
+    succeed(&["destroy", env, "--yes"]);
+}
