@@ -289,6 +289,7 @@ impl LocalRuntime {
         ));
         let log = std::fs::File::create(&log_path)
             .with_context(|| format!("creating {}", log_path.display()))?;
+        build_functions(&log_path).await?;
         let port = free_port()?;
         let cargo_lambda = cargo_lambda();
         let mut command = Command::new(&cargo_lambda);
@@ -370,6 +371,34 @@ impl Drop for LocalRuntime {
         signal("-KILL");
         let _ = self.child.wait();
     }
+}
+
+/// Builds each function as `cargo lambda watch` will run it (`cargo run --bin <function>`
+/// from the workspace), so its first invoke starts a built binary: the compile (minutes
+/// the first time) stays out of the run it would otherwise be timed with.
+async fn build_functions(log_path: &std::path::Path) -> anyhow::Result<()> {
+    let log_path = log_path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        for function in Function::ALL {
+            let log = std::fs::OpenOptions::new().append(true).open(&log_path)?;
+            let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+                .args(["build", "--manifest-path", "Cargo.toml", "--bin", function.as_str()])
+                .stdin(Stdio::null())
+                .stdout(log.try_clone()?)
+                .stderr(log)
+                .status()
+                .context("running cargo to build the functions")?;
+            if !status.success() {
+                bail!(
+                    "building {function} for the local runtime failed ({status}); run deploy from the repository, whose workspace builds the functions. Log {}:\n{}",
+                    log_path.display(),
+                    tail(&log_path)
+                );
+            }
+        }
+        Ok(())
+    })
+    .await?
 }
 
 /// `CARGO_LAMBDA` when set, else `cargo-lambda` from PATH.
