@@ -392,3 +392,24 @@ def test_parent_history_does_not_grow_with_the_batch(pipeline, batch, request):
     assert len(events) < 40, [e["type"] for e in events]
     if len(sizes) == 2:
         assert len(set(sizes.values())) == 1, sizes
+
+
+def test_a_file_that_cannot_be_moved_fails_the_run(pipeline):
+    # File 1 is loaded but postprocess fails on every try: its data is in, so it must not be
+    # reported completed nor moved to failed; it stays pending and the run fails visibly
+    # (default tolerance 0), instead of listing the same file again forever.
+    pipeline.queue(
+        listing([1, 2], ZERO),
+        report(1),
+        *[service_error("ServiceException")] * 7,
+        report(2), moved(2),
+    )
+    execution = pipeline.run()
+    assert execution["status"] == "FAILED", execution
+    assert execution["error"] == "States.ExceedToleratedFailureThreshold"
+    calls = pipeline.calls()
+    assert calls[:9] == [("preprocess", {"totals": {}, "results": []}), load(1)] + [
+        move_completed(1)
+    ] * 7
+    assert [c[0] for c in calls].count("preprocess") == 1, "no success was tallied"
+    assert all(c[1].get("outcome") != "failed" for c in calls if c[0] == "postprocess")
