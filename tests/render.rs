@@ -546,7 +546,10 @@ fn pipeline_functions_and_state_machine() {
                             .is_some_and(|r| r.ends_with(resource_suffix))
                 })
             };
-            assert!(granted("states:StartExecution", &format!(":stateMachine:{name}")));
+            assert!(granted(
+                "states:StartExecution",
+                &format!(":stateMachine:{name}")
+            ));
             for action in ["states:DescribeExecution", "states:StopExecution"] {
                 assert!(granted(action, &format!(":execution:{name}/*")), "{action}");
             }
