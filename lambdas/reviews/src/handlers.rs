@@ -81,6 +81,14 @@ pub struct PreprocessResponse {
     pub totals: Totals,
 }
 
+/// The listing, and then the batch's results, are each one state's data in the state
+/// machine, which Step Functions limits to 256 KiB. A thousand files with short keys take
+/// about 100 KiB, but S3 keys may be 1,024 bytes long, so a batch also stops at this many
+/// bytes (keys plus [`ENTRY_BYTES`] each); the rest waits for the next loop.
+pub const BATCH_BYTES: usize = 192 * 1024;
+/// A listing entry or a result without its key: ETag, size or counts, and JSON punctuation.
+pub const ENTRY_BYTES: usize = 80;
+
 pub async fn preprocess(
     store: &S3Store,
     prefixes: &Prefixes,
@@ -90,11 +98,26 @@ pub async fn preprocess(
     let totals = req.results.iter().fold(req.totals, Totals::add);
     let limit = req.limit.unwrap_or(files_per_batch).max(1);
     let listing = store.list_pending(&prefixes.pending, limit).await?;
-    tracing::info!(bucket = store.bucket(), prefix = %prefixes.pending, files = listing.files.len(),
-        more = listing.more, tallied = req.results.len(), totals = ?totals, "listed pending objects");
+    let (mut files, mut more) = (listing.files, listing.more);
+    let mut bytes = 0;
+    let fit = files
+        .iter()
+        .take_while(|f| {
+            bytes += f.key.len() + ENTRY_BYTES;
+            bytes <= BATCH_BYTES
+        })
+        .count()
+        // At least one file, however long its key, so the run always moves on.
+        .max(1);
+    if fit < files.len() {
+        files.truncate(fit);
+        more = true;
+    }
+    tracing::info!(bucket = store.bucket(), prefix = %prefixes.pending, files = files.len(),
+        more, tallied = req.results.len(), totals = ?totals, "listed pending objects");
     Ok(PreprocessResponse {
-        files: listing.files,
-        more: listing.more,
+        files,
+        more,
         totals,
     })
 }

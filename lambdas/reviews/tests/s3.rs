@@ -251,6 +251,47 @@ async fn preprocess_tallies_the_batch_it_is_given() {
     }
 }
 
+/// A batch is one state's data in the state machine (256 KiB at most): long keys make it
+/// shorter than FILES_PER_BATCH, and the rest is listed by the next loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preprocess_keeps_a_batch_of_long_keys_small() {
+    let moto = Moto::new("long").await;
+    let store = moto.store();
+    // 300 keys of 1,000 bytes (S3 allows 1,024): 320 KB of listing, too much for one state.
+    let long = |i: usize| format!("book-reviews/reviews/{i:03}-{}.json", "x".repeat(970));
+    assert_eq!(long(0).len(), 1000);
+    for i in 0..300 {
+        moto.put(&long(i), b"{}\n".to_vec()).await;
+    }
+    let mut listed = Vec::new();
+    let mut more = true;
+    while more {
+        let batch = handlers::preprocess(&store, &prefixes(), 1000, PreprocessRequest::default())
+            .await
+            .unwrap();
+        let bytes = serde_json::to_vec(&batch).unwrap().len();
+        assert!(bytes < 200 * 1024, "a listing of {bytes} bytes");
+        assert!(!batch.files.is_empty());
+        // Nothing moves the files here: skip what was listed, as the loop's moves would.
+        for f in &batch.files {
+            moto.s3
+                .delete_object()
+                .bucket(&moto.bucket)
+                .key(&f.key)
+                .send()
+                .await
+                .unwrap();
+        }
+        listed.extend(batch.files.into_iter().map(|f| f.key));
+        more = batch.more;
+    }
+    assert_eq!(
+        listed,
+        (0..300).map(long).collect::<Vec<_>>(),
+        "every file, once"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dbprocess_streams_json_and_gzip_from_s3_once() {
     let moto = Moto::new("dbprocess").await;
