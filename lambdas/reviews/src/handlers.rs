@@ -60,7 +60,7 @@ pub struct Totals {
 }
 
 impl Totals {
-    pub fn add(mut self, result: &FileResult) -> Totals {
+    pub fn with(mut self, result: &FileResult) -> Totals {
         self.files += 1;
         match result.outcome {
             FileOutcome::Completed => self.completed += 1,
@@ -95,7 +95,7 @@ pub async fn preprocess(
     files_per_batch: usize,
     req: PreprocessRequest,
 ) -> Result<PreprocessResponse> {
-    let totals = req.results.iter().fold(req.totals, Totals::add);
+    let totals = req.results.iter().fold(req.totals, Totals::with);
     let limit = req.limit.unwrap_or(files_per_batch).max(1);
     let listing = store.list_pending(&prefixes.pending, limit).await?;
     let (mut files, mut more) = (listing.files, listing.more);
