@@ -15,5 +15,5 @@ local-down: ## stop what local-up started (by PID file)
 # port. Every non-zero pytest status fails the target, 5 ("no tests collected") included:
 # a suite that collects nothing must not pass.
 .PHONY: test-local-plugin
-test-local-plugin: $(VENV)/.installed ## test the moto plugin against a real moto server
+test-local-plugin: $(VENV)/.installed ## test the moto plugin and the state machine (rendered by `cargo run`) against a real moto server
 	cd local && $(VENV)/bin/python -m pytest

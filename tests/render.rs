@@ -515,11 +515,44 @@ fn pipeline_functions_and_state_machine() {
             let map = &definition["States"]["IngestFiles"];
             assert_eq!(map["Type"], "Map");
             assert_eq!(map["MaxConcurrency"], environment.pipeline.max_concurrency);
+            // Child executions keep the parent's history per batch, not per file (25,000
+            // events); standard ones, since dbprocess may run up to its timeout with retries.
+            assert_eq!(
+                map["ItemProcessor"]["ProcessorConfig"],
+                serde_json::json!({"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"})
+            );
+            // A child fails only when its file could not be moved; AWS's default tolerance
+            // (0) must then fail the run rather than loop over the still-pending file.
+            assert!(map.get("ToleratedFailurePercentage").is_none());
+            assert!(map.get("ToleratedFailureCount").is_none());
+            assert_eq!(map["Next"], "ListPendingFiles", "the loop");
             let load = &map["ItemProcessor"]["States"]["LoadFile"];
             assert_eq!(load["Retry"][0]["JitterStrategy"], "FULL");
             assert!(load["Retry"][0]["MaxDelaySeconds"].is_u64());
             assert_eq!(load["Catch"][0]["Next"], "MoveToFailed");
-            assert_eq!(definition["States"]["MoreFiles"]["Type"], "Choice");
+            assert_eq!(definition["States"]["AnyPendingFiles"]["Type"], "Choice");
+            assert_eq!(definition["States"]["Done"]["OutputPath"], "$.totals");
+            // The distributed map starts and follows its children as this state machine.
+            let role = &parsed["Resources"]["StateMachineRole"]["Properties"];
+            let statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+                .as_array()
+                .unwrap();
+            let name = properties["StateMachineName"].as_str().unwrap();
+            let granted = |action: &str, resource_suffix: &str| {
+                statements.iter().any(|s| {
+                    actions(s).contains(&action)
+                        && s["Resource"]["Fn::Sub"]
+                            .as_str()
+                            .is_some_and(|r| r.ends_with(resource_suffix))
+                })
+            };
+            assert!(granted(
+                "states:StartExecution",
+                &format!(":stateMachine:{name}")
+            ));
+            for action in ["states:DescribeExecution", "states:StopExecution"] {
+                assert!(granted(action, &format!(":execution:{name}/*")), "{action}");
+            }
             // Every ${...} placeholder in the ASL has a substitution.
             let substitutions = properties["DefinitionSubstitutions"].as_object().unwrap();
             let text = properties["DefinitionString"].as_str().unwrap();

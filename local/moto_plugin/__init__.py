@@ -14,6 +14,9 @@ Each part lives in its own module and has its own test under local/tests/:
   its global cluster, write forwarding status.
 - secretsmanager: AWS::SecretsManager::Secret (GenerateSecretString, ReplicaRegions) and
   AWS::SecretsManager::SecretTargetAttachment.
+- awslambda: the simple (no Docker) Lambda backend can answer a queued function error or
+  service error, and lists the invocations it answered.
+- stepfunctions: Retry waits recorded, and shortened when MOTO_PLUGIN_RETRY_SLEEP_SCALE says.
 """
 
 MOTO_VERSION = "5.2.5"
@@ -35,10 +38,12 @@ def install() -> None:
             f"moto_plugin targets moto {MOTO_VERSION}, found {moto.__version__}"
         )
 
-    from . import cloudformation, rds, secretsmanager
+    from . import awslambda, cloudformation, rds, secretsmanager, stepfunctions
 
     rds.install()
     secretsmanager.install()
+    awslambda.install()
+    stepfunctions.install()
     # Last: it registers the resource types defined above with moto's parser.
     cloudformation.install()
     _installed = True

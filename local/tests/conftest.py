@@ -44,7 +44,16 @@ def moto_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     port = _free_port()
     log_path = tmp_path_factory.mktemp("moto") / "moto.log"
     _server_log[:] = [log_path]
-    env = dict(os.environ, PYTHONPATH=str(LOCAL_DIR))
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(LOCAL_DIR),
+        # moto's Step Functions engine calls the other services at localhost:$MOTO_PORT
+        # (default 5000, the shared stand-in): point it at this server.
+        MOTO_PORT=str(port),
+        # Retry waits at 1/100 of the definition's intervals (moto sleeps them for real);
+        # the intervals themselves are recorded unscaled (moto_plugin/stepfunctions.py).
+        MOTO_PLUGIN_RETRY_SLEEP_SCALE="0.01",
+    )
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "moto_plugin", "-H", "127.0.0.1", "-p", str(port)],

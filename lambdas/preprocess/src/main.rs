@@ -1,5 +1,6 @@
 //! Lists the pending objects: up to `FILES_PER_BATCH` keys with ETags and sizes, and whether
-//! more remain. No pending object is a normal, successful answer.
+//! more remain; and adds the results of the batch just processed to the run's totals (the
+//! state machine's summary). No pending object is a normal, successful answer.
 
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use reviews::config::{self, Prefixes};

@@ -2,7 +2,12 @@
 //! them directly; the bins only add `lambda_runtime` and the environment.
 //!
 //! Requests and responses (JSON, as the state machine passes them):
-//! - preprocess: `{}` (or `{"limit": N}`) → `{"files": [{"key","etag","size"}], "more": bool}`
+//! - preprocess: `{"limit"?: N, "totals"?: Totals, "results"?: [FileResult]}` →
+//!   `{"files": [{"key","etag","size"}], "more": bool, "totals": Totals}`, where the response's
+//!   totals are the request's plus its results (the files of the batch the state machine just
+//!   processed). `{}` is the first call. Totals: `{"files","completed","failed","inserted",
+//!   "present","rejected"}`; a FileResult: `{"key", "outcome": "completed"|"failed",
+//!   "inserted", "present", "rejected"}`.
 //! - dbprocess: `{"key", "etag"?}` → an [`IngestReport`]
 //! - postprocess: `{"key", "outcome": "completed"|"failed", "error"?, "report"?}` →
 //!   `{"key", "destination", "outcome": "moved"|"already_moved", "report_key"?}`
@@ -14,26 +19,107 @@ use crate::config::Prefixes;
 use crate::db::{Database, Purpose};
 use crate::error::Result;
 use crate::ingest::{ingest_object, IngestReport, IngestSettings};
-use crate::s3::{MoveOutcome, PendingListing, S3Store};
+use crate::s3::{MoveOutcome, PendingFile, S3Store};
 use crate::schema::MigrationReport;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct PreprocessRequest {
     #[serde(default)]
     pub limit: Option<usize>,
+    /// The run's totals so far (missing: zeros).
+    #[serde(default)]
+    pub totals: Totals,
+    /// The per-file results of the batch just processed. Step Functions' JSONPath cannot sum,
+    /// so the listing call that starts each loop also keeps the tally.
+    #[serde(default)]
+    pub results: Vec<FileResult>,
 }
+
+/// What one file's child workflow returns (kept small: a batch of them is one state's data,
+/// limited to 256 KiB). A failed file carries zeros.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileResult {
+    pub key: String,
+    pub outcome: FileOutcome,
+    pub inserted: u64,
+    pub present: u64,
+    pub rejected: u64,
+}
+
+/// A run's summary, and the state machine's output.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Totals {
+    pub files: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub inserted: u64,
+    /// Rows that were already in the table (a re-run, or another Region wrote them first).
+    pub present: u64,
+    pub rejected: u64,
+}
+
+impl Totals {
+    pub fn with(mut self, result: &FileResult) -> Totals {
+        self.files += 1;
+        match result.outcome {
+            FileOutcome::Completed => self.completed += 1,
+            FileOutcome::Failed => self.failed += 1,
+        }
+        self.inserted += result.inserted;
+        self.present += result.present;
+        self.rejected += result.rejected;
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PreprocessResponse {
+    pub files: Vec<PendingFile>,
+    /// More pending objects remain after these.
+    pub more: bool,
+    pub totals: Totals,
+}
+
+/// The listing, and then the batch's results, are each one state's data in the state
+/// machine, which Step Functions limits to 256 KiB. A thousand files with short keys take
+/// about 100 KiB, but S3 keys may be 1,024 bytes long, so a batch also stops at this many
+/// bytes (keys plus [`ENTRY_BYTES`] each); the rest waits for the next loop.
+pub const BATCH_BYTES: usize = 192 * 1024;
+/// A listing entry or a result without its key: ETag, size or counts, and JSON punctuation.
+pub const ENTRY_BYTES: usize = 80;
 
 pub async fn preprocess(
     store: &S3Store,
     prefixes: &Prefixes,
     files_per_batch: usize,
     req: PreprocessRequest,
-) -> Result<PendingListing> {
+) -> Result<PreprocessResponse> {
+    let totals = req.results.iter().fold(req.totals, Totals::with);
     let limit = req.limit.unwrap_or(files_per_batch).max(1);
     let listing = store.list_pending(&prefixes.pending, limit).await?;
-    tracing::info!(bucket = store.bucket(), prefix = %prefixes.pending, files = listing.files.len(),
-        more = listing.more, "listed pending objects");
-    Ok(listing)
+    let (mut files, mut more) = (listing.files, listing.more);
+    let mut bytes = 0;
+    let fit = files
+        .iter()
+        .take_while(|f| {
+            bytes += f.key.len() + ENTRY_BYTES;
+            bytes <= BATCH_BYTES
+        })
+        .count()
+        // At least one file, however long its key, so the run always moves on.
+        .max(1);
+    if fit < files.len() {
+        files.truncate(fit);
+        more = true;
+    }
+    tracing::info!(bucket = store.bucket(), prefix = %prefixes.pending, files = files.len(),
+        more, tallied = req.results.len(), totals = ?totals, "listed pending objects");
+    Ok(PreprocessResponse {
+        files,
+        more,
+        totals,
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -60,7 +146,7 @@ pub async fn dbprocess(state: &DbProcess, req: DbProcessRequest) -> Result<Inges
     .await
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileOutcome {
     Completed,

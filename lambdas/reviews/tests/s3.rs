@@ -8,11 +8,12 @@ use common::{fixture, s3_endpoint, TestDb};
 use reviews::config::Prefixes;
 use reviews::db::{CredentialSource, Database, Purpose, SecretCache};
 use reviews::handlers::{
-    self, DbProcess, DbProcessRequest, FileOutcome, PostprocessRequest, PreprocessRequest,
+    self, DbProcess, DbProcessRequest, FileOutcome, PostprocessRequest, PreprocessRequest, Totals,
 };
 use reviews::ingest::{IngestSettings, Outcome};
 use reviews::s3::{MoveOutcome, S3Store};
 use reviews::Error;
+use serde_json::json;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -137,7 +138,10 @@ async fn preprocess_pages_past_a_thousand_objects() {
         &store,
         &prefixes(),
         10,
-        PreprocessRequest { limit: Some(5000) },
+        PreprocessRequest {
+            limit: Some(5000),
+            ..Default::default()
+        },
     )
     .await
     .unwrap();
@@ -155,6 +159,137 @@ async fn preprocess_pages_past_a_thousand_objects() {
         .await
         .unwrap();
     assert_eq!((exact.files.len(), exact.more), (1205, false));
+}
+
+/// The state machine sends the last batch's results with each listing call (JSONPath cannot
+/// sum); the answer carries the running totals, whether or not files remain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preprocess_tallies_the_batch_it_is_given() {
+    let moto = Moto::new("tally").await;
+    let store = moto.store();
+    moto.put("book-reviews/reviews/next.json", b"{}\n".to_vec())
+        .await;
+
+    // The first call of a run: `{}` (and the old `{"limit": N}`) still work, with zero totals.
+    for request in [json!({}), json!({"limit": 3})] {
+        let first = handlers::preprocess(
+            &store,
+            &prefixes(),
+            10,
+            serde_json::from_value(request).unwrap(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(first.totals, Totals::default());
+        assert_eq!(first.files.len(), 1);
+    }
+
+    let request: PreprocessRequest = serde_json::from_value(json!({
+        "totals": {"files": 10, "completed": 9, "failed": 1, "inserted": 100, "present": 7,
+                   "rejected": 2},
+        "results": [
+            {"key": "a", "outcome": "completed", "inserted": 5, "present": 1, "rejected": 3},
+            {"key": "b", "outcome": "failed", "inserted": 0, "present": 0, "rejected": 0},
+            {"key": "c", "outcome": "completed", "inserted": 0, "present": 4, "rejected": 0}
+        ]
+    }))
+    .unwrap();
+    let next = handlers::preprocess(&store, &prefixes(), 10, request)
+        .await
+        .unwrap();
+    let expected = Totals {
+        files: 13,
+        completed: 11,
+        failed: 2,
+        inserted: 105,
+        present: 12,
+        rejected: 5,
+    };
+    assert_eq!(next.totals, expected);
+    assert_eq!(
+        serde_json::to_value(&next).unwrap(),
+        json!({
+            "files": [{"key": "book-reviews/reviews/next.json", "etag": next.files[0].etag,
+                       "size": 3}],
+            "more": false,
+            "totals": {"files": 13, "completed": 11, "failed": 2, "inserted": 105,
+                       "present": 12, "rejected": 5}
+        }),
+        "the response shape the state machine reads"
+    );
+
+    // Results without earlier totals start from zero; totals missing a field count it as 0.
+    let partial: PreprocessRequest = serde_json::from_value(json!({
+        "totals": {"files": 1, "completed": 1},
+        "results": [{"key": "a", "outcome": "failed", "inserted": 0, "present": 0,
+                     "rejected": 0}]
+    }))
+    .unwrap();
+    let after = handlers::preprocess(&store, &prefixes(), 10, partial)
+        .await
+        .unwrap();
+    assert_eq!(
+        after.totals,
+        Totals {
+            files: 2,
+            completed: 1,
+            failed: 1,
+            ..Totals::default()
+        }
+    );
+
+    // A map item that failed (a null result, or one without an outcome) must not be counted
+    // as anything: the request is refused, so the run fails visibly.
+    for bad in [
+        json!({"results": [null]}),
+        json!({"results": [{"key": "a", "inserted": 1, "present": 0, "rejected": 0}]}),
+    ] {
+        assert!(
+            serde_json::from_value::<PreprocessRequest>(bad.clone()).is_err(),
+            "{bad} must be refused"
+        );
+    }
+}
+
+/// A batch is one state's data in the state machine (256 KiB at most): long keys make it
+/// shorter than FILES_PER_BATCH, and the rest is listed by the next loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preprocess_keeps_a_batch_of_long_keys_small() {
+    let moto = Moto::new("long").await;
+    let store = moto.store();
+    // 300 keys of 1,000 bytes (S3 allows 1,024): 320 KB of listing, too much for one state.
+    let long = |i: usize| format!("book-reviews/reviews/{i:03}-{}.json", "x".repeat(970));
+    assert_eq!(long(0).len(), 1000);
+    for i in 0..300 {
+        moto.put(&long(i), b"{}\n".to_vec()).await;
+    }
+    let mut listed = Vec::new();
+    let mut more = true;
+    while more {
+        let batch = handlers::preprocess(&store, &prefixes(), 1000, PreprocessRequest::default())
+            .await
+            .unwrap();
+        let bytes = serde_json::to_vec(&batch).unwrap().len();
+        assert!(bytes < 200 * 1024, "a listing of {bytes} bytes");
+        assert!(!batch.files.is_empty());
+        // Nothing moves the files here: skip what was listed, as the loop's moves would.
+        for f in &batch.files {
+            moto.s3
+                .delete_object()
+                .bucket(&moto.bucket)
+                .key(&f.key)
+                .send()
+                .await
+                .unwrap();
+        }
+        listed.extend(batch.files.into_iter().map(|f| f.key));
+        more = batch.more;
+    }
+    assert_eq!(
+        listed,
+        (0..300).map(long).collect::<Vec<_>>(),
+        "every file, once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
