@@ -250,8 +250,10 @@ async fn local_variables(
             .context("endpoints.database is HOST:PORT")?;
         variables.insert("DB_HOST".into(), host.into());
         variables.insert("DB_PORT".into(), port.into());
-        // The stand-in is a plain MariaDB without certificates.
+        // The stand-in is a plain MariaDB without certificates, and without Aurora's
+        // aurora_replica_read_consistency (DESIGN §7): it is not set there.
         variables.insert("DB_TLS".into(), "disabled".into());
+        variables.remove("WRITE_FORWARDING_CONSISTENCY");
     }
     variables
         .entry("RUST_LOG".into())
