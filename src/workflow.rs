@@ -133,7 +133,8 @@ pub fn run_name(files: &[PendingFile]) -> String {
 /// Starts the Region's state machine for `files` (or finds the execution already started
 /// for them) and, with `wait`, follows it to the end.
 pub async fn run_on_aws(
-    aws: &AwsContext,
+    sfn: &aws_sdk_sfn::Client,
+    poll_interval: Duration,
     region: &str,
     state_machine: &str,
     files: &[PendingFile],
@@ -141,7 +142,6 @@ pub async fn run_on_aws(
     progress: &dyn Progress,
 ) -> anyhow::Result<RegionRun> {
     let name = run_name(files);
-    let sfn = aws.step_functions(region);
     let started = sfn
         .start_execution()
         .state_machine_arn(state_machine)
@@ -207,7 +207,7 @@ pub async fn run_on_aws(
             }
             return Ok(run);
         }
-        tokio::time::sleep(aws.poll_interval()).await;
+        tokio::time::sleep(poll_interval).await;
     }
 }
 

@@ -91,7 +91,10 @@ pub async fn ingest(
                 workflow::run_locally(aws, environment, region, &files, progress).await
             } else {
                 let state_machine = output(&outputs, "StateMachineArn", environment, region)?;
-                workflow::run_on_aws(aws, region, &state_machine, &files, wait, &*progress).await
+                let sfn = aws.step_functions(region);
+                let poll = aws.poll_interval();
+                workflow::run_on_aws(&sfn, poll, region, &state_machine, &files, wait, &*progress)
+                    .await
             }
         }
     });
