@@ -73,6 +73,66 @@ pub struct RegionRun {
     pub seconds: f64,
     /// The first failure, when the run failed.
     pub error: Option<String>,
+    /// The rejected lines of the run's completed files, from their rejects objects.
+    pub rejects: Vec<FileRejects>,
+}
+
+/// A completed file's rejects object (`<completed key>.rejects.json`, written by
+/// postprocess): how many lines were rejected, and the first of them with their reasons.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRejects {
+    pub key: String,
+    pub rejected: u64,
+    pub lines: Vec<RejectedLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedLine {
+    pub line: u64,
+    pub reason: String,
+}
+
+/// The rejects objects of `files` once they are completed, in the files' order.
+pub async fn read_rejects(
+    aws: &AwsContext,
+    environment: &Environment,
+    region: &str,
+    bucket: &str,
+    files: &[PendingFile],
+) -> anyhow::Result<Vec<FileRejects>> {
+    let s3 = aws.s3(region);
+    let pipeline = &environment.pipeline;
+    let mut found = Vec::new();
+    // A few dozen requests at a time.
+    for chunk in files.chunks(32) {
+        let reads = chunk.iter().map(|file| {
+            let below = file
+                .key
+                .strip_prefix(pipeline.pending_prefix.as_str())
+                .unwrap_or(&file.key);
+            let key = format!("{}{below}.rejects.json", pipeline.completed_prefix);
+            let s3 = s3.clone();
+            async move {
+                match s3.get_object().bucket(bucket).key(&key).send().await {
+                    Ok(object) => {
+                        let body = object.body.collect().await?.into_bytes();
+                        let rejects: FileRejects = serde_json::from_slice(&body)
+                            .with_context(|| format!("reading s3://{bucket}/{key}"))?;
+                        anyhow::Ok(Some(rejects))
+                    }
+                    Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                        Ok(None)
+                    }
+                    Err(error) => Err(api_error(error))
+                        .with_context(|| format!("reading s3://{bucket}/{key}")),
+                }
+            }
+        });
+        for read in futures_util::future::join_all(reads).await {
+            found.extend(read?);
+        }
+    }
+    Ok(found)
 }
 
 impl RegionRun {
@@ -171,6 +231,7 @@ pub async fn run_on_aws(
         totals: Totals::default(),
         seconds: 0.0,
         error: None,
+        rejects: Vec::new(),
     };
     loop {
         let described = sfn
@@ -316,6 +377,7 @@ pub async fn run_locally(
         totals,
         seconds: started.elapsed().as_secs_f64(),
         error,
+        rejects: Vec::new(),
     })
 }
 

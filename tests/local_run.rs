@@ -228,6 +228,29 @@ fn both_regions_ingest_at_once_bad_lines_and_files_are_reported_a_second_run_has
     // both Regions, so compare as sets of what was reported.
     assert_eq!(rejects, expected);
 
+    // The run reports the rejected lines of its files, from their rejects objects.
+    let reported: BTreeSet<(String, u64)> = report["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["rejects"].as_array().unwrap().iter())
+        .flat_map(|f| {
+            let file = f["key"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string();
+            f["lines"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |l| (file.clone(), l["line"].as_u64().unwrap()))
+        })
+        .collect();
+    assert_eq!(reported, expected);
+
     // Every pending file is in completed or failed.
     let status = json(&succeed(&["status", env, "--output", "json"]));
     let counts: Vec<(u64, u64, u64)> = status["buckets"]

@@ -85,17 +85,23 @@ pub async fn ingest(
                     totals: Totals::default(),
                     seconds: 0.0,
                     error: None,
+                    rejects: Vec::new(),
                 });
             }
-            if local {
-                workflow::run_locally(aws, environment, region, &files, progress).await
+            let mut run = if local {
+                workflow::run_locally(aws, environment, region, &files, progress).await?
             } else {
                 let state_machine = output(&outputs, "StateMachineArn", environment, region)?;
                 let sfn = aws.step_functions(region);
                 let poll = aws.poll_interval();
                 workflow::run_on_aws(&sfn, poll, region, &state_machine, &files, wait, &*progress)
-                    .await
+                    .await?
+            };
+            if run.status != RunStatus::Running && run.totals.rejected > 0 {
+                run.rejects =
+                    workflow::read_rejects(aws, environment, region, &bucket, &files).await?;
             }
+            Ok(run)
         }
     });
     let results: Vec<anyhow::Result<RegionRun>> = futures_util::future::join_all(runs).await;
@@ -114,6 +120,7 @@ pub async fn ingest(
             totals: Totals::default(),
             seconds: 0.0,
             error: Some(format!("{error:#}")),
+            rejects: Vec::new(),
         });
         report.total.add(&run.totals);
         report.regions.push(run);
@@ -127,6 +134,9 @@ pub async fn ingest(
     };
     Ok(report)
 }
+
+/// Rejected lines listed per Region in the text table (the JSON output has them all).
+const SHOWN_REJECTS: usize = 20;
 
 pub fn render_text(report: &RunReport) -> String {
     let mut out = format!(
@@ -185,6 +195,23 @@ pub fn render_text(report: &RunReport) -> String {
         .any(|r| r.execution.is_some() || r.error.is_some())
     {
         out.push('\n');
+    }
+    for run in report.regions.iter().filter(|r| !r.rejects.is_empty()) {
+        let named: usize = run.rejects.iter().map(|f| f.lines.len()).sum();
+        out.push_str(&format!(
+            "\n{}: {} rejected lines (each completed file's are in <its key>.rejects.json, all in the review_rejects table){}\n",
+            run.region,
+            run.totals.rejected,
+            if named > SHOWN_REJECTS { format!("; the first {SHOWN_REJECTS}:") } else { ":".into() }
+        ));
+        let lines = run
+            .rejects
+            .iter()
+            .flat_map(|f| f.lines.iter().map(move |l| (&f.key, l)))
+            .take(SHOWN_REJECTS);
+        for (key, line) in lines {
+            out.push_str(&format!("  {key}:{}: {}\n", line.line, line.reason));
+        }
     }
     out.lines()
         .map(|line| format!("{}\n", line.trim_end()))

@@ -141,7 +141,7 @@ async fn count_objects(
                 .contents()
                 .iter()
                 .filter(|o| {
-                    !o.key().unwrap_or_default().ends_with(".rejects.jsonl")
+                    !o.key().unwrap_or_default().ends_with(".rejects.json")
                         && !o.key().unwrap_or_default().ends_with(".report.json")
                 })
                 .count();

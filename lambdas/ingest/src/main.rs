@@ -98,6 +98,7 @@ async fn main() -> ExitCode {
         batches: 0,
         resumed_batches: 0,
         elapsed_ms: 0,
+        rejected_lines: Vec::new(),
     };
     let mut failed = 0;
     for path in &cli.files {

@@ -10,7 +10,8 @@
 //!   "inserted", "present", "rejected"}`.
 //! - dbprocess: `{"key", "etag"?}` → an [`IngestReport`]
 //! - postprocess: `{"key", "outcome": "completed"|"failed", "error"?, "report"?}` →
-//!   `{"key", "destination", "outcome": "moved"|"already_moved", "report_key"?}`
+//!   `{"key", "destination", "outcome": "moved"|"already_moved", "report_key"?}`; a completed
+//!   file whose report counts rejected lines gets `<destination>.rejects.json` beside it.
 //! - migrate: `{}` → `{"database", "applied": [versions], "version"}`
 
 use serde::{Deserialize, Serialize};
@@ -180,7 +181,16 @@ pub async fn postprocess(
     req: PostprocessRequest,
 ) -> Result<PostprocessResponse> {
     let (destination, report_key) = match req.outcome {
-        FileOutcome::Completed => (prefixes.relocate(&req.key, &prefixes.completed), None),
+        FileOutcome::Completed => {
+            let destination = prefixes.relocate(&req.key, &prefixes.completed);
+            // The rejected lines beside the file, before the move, as the failed report.
+            if let Some(body) = rejects_document(&req.key, req.report.as_ref()) {
+                store
+                    .put_json(&format!("{destination}{REJECTS_SUFFIX}"), body)
+                    .await?;
+            }
+            (destination, None)
+        }
         FileOutcome::Failed => {
             let d = prefixes.relocate(&req.key, &prefixes.failed);
             let r = format!("{d}.report.json");
@@ -215,6 +225,26 @@ pub async fn postprocess(
         outcome,
         report_key,
     })
+}
+
+/// Beside a completed file that had bad lines: `<completed key>.rejects.json`.
+pub const REJECTS_SUFFIX: &str = ".rejects.json";
+
+/// `{"key", "rejected", "lines": [{"line", "reason"}]}` from a dbprocess report with rejected
+/// lines (it names the first [`crate::ingest::REPORTED_REJECTS`]; the `review_rejects` table
+/// has every one).
+fn rejects_document(key: &str, report: Option<&serde_json::Value>) -> Option<Vec<u8>> {
+    let report = report?;
+    let rejected = report.get("rejected")?.as_u64()?;
+    if rejected == 0 {
+        return None;
+    }
+    let body = serde_json::json!({
+        "key": key,
+        "rejected": rejected,
+        "lines": report.get("rejected_lines").cloned().unwrap_or_default(),
+    });
+    Some(serde_json::to_vec_pretty(&body).expect("JSON value serialises"))
 }
 
 pub async fn migrate(db: &Database) -> Result<MigrationReport> {

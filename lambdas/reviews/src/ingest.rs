@@ -79,6 +79,16 @@ pub enum Outcome {
     AlreadyIngested,
 }
 
+/// How many rejected lines a report names; the `review_rejects` table has them all.
+pub const REPORTED_REJECTS: usize = 100;
+
+/// A line that was not stored, as a report names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RejectedLine {
+    pub line: u64,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IngestReport {
     pub key: String,
@@ -97,6 +107,8 @@ pub struct IngestReport {
     /// Batches an earlier attempt had committed.
     pub resumed_batches: u64,
     pub elapsed_ms: u64,
+    /// The first [`REPORTED_REJECTS`] rejected lines, in line order.
+    pub rejected_lines: Vec<RejectedLine>,
 }
 
 impl IngestReport {
@@ -152,11 +164,13 @@ where
         tracing::info!(key = %object.key, etag = %object.etag, inserted = done.inserted,
             already_present = done.already_present, rejected = done.rejected,
             "object already ingested; nothing to do");
+        let rejected_lines = rejected_lines(&mut session, &hash, done.rejected).await?;
         return Ok(IngestReport {
             key: object.key.clone(),
             etag: object.etag.clone(),
             outcome: Outcome::AlreadyIngested,
             elapsed_ms: started.elapsed().as_millis() as u64,
+            rejected_lines,
             ..done
         });
     }
@@ -252,7 +266,9 @@ where
             counts.inserted + counts.already_present
         )));
     }
+    let mut session = db.connect(Purpose::Write).await?;
     let report = IngestReport {
+        rejected_lines: rejected_lines(&mut session, &hash, totals.rejected).await?,
         key: object.key.clone(),
         etag: object.etag.clone(),
         outcome: Outcome::Ingested,
@@ -267,7 +283,6 @@ where
         resumed_batches: counts.resumed,
         elapsed_ms: started.elapsed().as_millis() as u64,
     };
-    let mut session = db.connect(Purpose::Write).await?;
     session
         .exec(
             &format!(
@@ -286,6 +301,31 @@ where
         resumed_batches = report.resumed_batches, elapsed_ms = report.elapsed_ms,
         "object ingested");
     Ok(report)
+}
+
+/// The first rejected lines of an object, from the table every attempt wrote them to (so a
+/// resumed or repeated run names them too). No query when nothing was rejected.
+async fn rejected_lines(
+    session: &mut crate::db::Session,
+    hash: &str,
+    rejected: u64,
+) -> Result<Vec<RejectedLine>> {
+    if rejected == 0 {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(u64, String)> = session
+        .query(
+            &format!(
+                "SELECT line_no, reason FROM review_rejects WHERE object_hash = {hash} \
+                 ORDER BY line_no LIMIT {REPORTED_REJECTS}"
+            ),
+            "reading the rejected lines",
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(line, reason)| RejectedLine { line, reason })
+        .collect())
 }
 
 /// Gzip is recognised by its magic bytes, whatever the name says.
@@ -347,6 +387,7 @@ async fn read_ledger(session: &mut Session, hash: &str) -> Result<Option<Ledger>
                 batches: 0,
                 resumed_batches: 0,
                 elapsed_ms: 0,
+                rejected_lines: Vec::new(),
             });
             Ledger {
                 batch_size: batch_size as usize,

@@ -159,6 +159,23 @@ async fn fixture_lands_with_exact_counts_and_faithful_text() {
     assert_eq!(rejects[1].1, "not a JSON object");
     assert_eq!(rejects[2].1, "wrong type: overall is a string");
     assert!(rejects[3].1.starts_with("missing reviewerID"));
+    // The report names them too, line and reason, for the file's rejects object.
+    assert_eq!(
+        r.rejected_lines
+            .iter()
+            .map(|l| (l.line, l.reason.clone()))
+            .collect::<Vec<_>>(),
+        rejects
+            .iter()
+            .map(|r| (r.0, r.1.clone()))
+            .collect::<Vec<_>>()
+    );
+    // And so does the report of a run that finds the file already ingested.
+    let again = ingest_object(&db, &one_writer, &obj, open_file(fixture("mixed.json")))
+        .await
+        .unwrap();
+    assert_eq!(again.outcome, Outcome::AlreadyIngested);
+    assert_eq!(again.rejected_lines, r.rejected_lines);
     t.drop_db().await;
 }
 

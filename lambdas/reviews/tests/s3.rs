@@ -430,6 +430,41 @@ async fn postprocess_moves_once_and_reports_failures() {
         .await
         .unwrap();
     assert_eq!(twice.outcome, MoveOutcome::AlreadyMoved);
+    // No bad lines, no rejects object.
+    assert!(moto
+        .get("book-reviews/completed/2024/ok.json.rejects.json")
+        .await
+        .is_none());
+
+    // A completed file with bad lines: its rejects object lands beside it.
+    moto.put("book-reviews/reviews/some-bad.json", b"{}\n".to_vec())
+        .await;
+    let lines = serde_json::json!([{"line": 3, "reason": "not JSON"}, {"line": 9, "reason": "not a JSON object"}]);
+    handlers::postprocess(
+        &store,
+        &prefixes(),
+        PostprocessRequest {
+            key: "book-reviews/reviews/some-bad.json".into(),
+            outcome: FileOutcome::Completed,
+            error: None,
+            report: Some(
+                serde_json::json!({"inserted": 5, "rejected": 2, "rejected_lines": lines}),
+            ),
+        },
+    )
+    .await
+    .unwrap();
+    let rejects: serde_json::Value = serde_json::from_slice(
+        &moto
+            .get("book-reviews/completed/some-bad.json.rejects.json")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        rejects,
+        serde_json::json!({"key": "book-reviews/reviews/some-bad.json", "rejected": 2, "lines": lines})
+    );
 
     let failed = PostprocessRequest {
         key: "book-reviews/reviews/bad file ü.json".into(),
