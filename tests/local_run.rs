@@ -250,6 +250,27 @@ fn both_regions_ingest_at_once_bad_lines_and_files_are_reported_a_second_run_has
         })
         .collect();
     assert_eq!(reported, expected);
+    // With the reason each malformed line was written with.
+    for file in report["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["rejects"].as_array().unwrap().iter())
+    {
+        let name = file["key"].as_str().unwrap().rsplit('/').next().unwrap();
+        for line in file["lines"].as_array().unwrap() {
+            let reason = line["reason"].as_str().unwrap();
+            assert!(
+                manifest["malformed"].as_array().unwrap().iter().any(|m| {
+                    m["file"] == name
+                        && m["line"] == line["line"]
+                        && reason.starts_with(m["reason"].as_str().unwrap())
+                }),
+                "{name}:{}: {reason}",
+                line["line"]
+            );
+        }
+    }
 
     // Every pending file is in completed or failed.
     let status = json(&succeed(&["status", env, "--output", "json"]));

@@ -102,6 +102,11 @@ struct RawReview<'a> {
 /// Parses one line (without its line end). The caller has already skipped blank lines and the
 /// byte order mark.
 pub fn parse_review(line: &[u8]) -> Result<ReviewRecord<'_>, RejectReason> {
+    // serde reads a struct from an array too, by position: `["A1", "B2"]` would become a
+    // review missing its time. A review is an object.
+    if line.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(RejectReason::NotAnObject);
+    }
     let raw: RawReview<'_> = match serde_json::from_slice(line) {
         Ok(raw) => raw,
         Err(e) => return Err(classify(line, e)),
@@ -373,6 +378,7 @@ mod tests {
         let reason = |l: &[u8]| parse_review(l).unwrap_err().to_string();
         assert!(reason(b"{not json").starts_with("not JSON"));
         assert_eq!(reason(b"[1,2]"), "not a JSON object");
+        assert_eq!(reason(br#"["A1", "B2", 1]"#), "not a JSON object");
         assert_eq!(reason(b"42"), "not a JSON object");
         assert_eq!(
             reason(br#"{"reviewerID":"A","asin":"B","unixReviewTime":1,"overall":"5"}"#),
