@@ -58,6 +58,14 @@ fn execution(name: &str) -> String {
     format!("arn:aws:states:us-east-2:123456789012:execution:shop-prod-ingest:{name}")
 }
 
+fn started(name: &str) -> StartExecutionOutput {
+    StartExecutionOutput::builder()
+        .execution_arn(execution(name))
+        .start_date(DateTime::from_secs(1_700_000_000))
+        .build()
+        .unwrap()
+}
+
 fn described(status: ExecutionStatus, output: Option<&str>) -> DescribeExecutionOutput {
     let mut described = DescribeExecutionOutput::builder()
         .execution_arn(execution("x"))
@@ -88,13 +96,7 @@ async fn the_execution_is_named_after_the_listing_and_followed_to_its_summary() 
         })
         .then_output({
             let name = name.clone();
-            move || {
-                StartExecutionOutput::builder()
-                    .execution_arn(execution(&name))
-                    .start_date(DateTime::from_secs(1_700_000_000))
-                    .build()
-                    .unwrap()
-            }
+            move || started(&name)
         });
     let describe = mock!(Client::describe_execution)
         .sequence()
@@ -179,13 +181,7 @@ async fn starting_twice_follows_the_execution_already_started_for_that_listing()
 
 #[tokio::test]
 async fn a_failed_execution_ends_with_its_error_and_cause() {
-    let start = mock!(Client::start_execution).then_output(|| {
-        StartExecutionOutput::builder()
-            .execution_arn(execution("x"))
-            .start_date(DateTime::from_secs(1_700_000_000))
-            .build()
-            .unwrap()
-    });
+    let start = mock!(Client::start_execution).then_output(|| started("x"));
     let describe = mock!(Client::describe_execution).then_output(|| {
         let mut failed = described(ExecutionStatus::Failed, None);
         failed.error = Some("States.ExceedToleratedFailureThreshold".into());
