@@ -12,6 +12,8 @@ Each part lives in its own module and has its own test under local/tests/:
   AWS::RDS::DBInstance joining its cluster, SwitchoverGlobalCluster,
   FailoverGlobalCluster, cross-Region RemoveFromGlobalCluster, DeleteDBCluster leaving
   its global cluster, write forwarding status.
+- cloudwatch: CloudWatch over Smithy RPC v2 CBOR (the Rust SDK's protocol), translated to
+  moto's JSON-protocol handler.
 - secretsmanager: AWS::SecretsManager::Secret (GenerateSecretString, ReplicaRegions) and
   AWS::SecretsManager::SecretTargetAttachment.
 """
@@ -35,8 +37,9 @@ def install() -> None:
             f"moto_plugin targets moto {MOTO_VERSION}, found {moto.__version__}"
         )
 
-    from . import cloudformation, rds, secretsmanager
+    from . import cloudformation, cloudwatch, rds, secretsmanager
 
+    cloudwatch.install()
     rds.install()
     secretsmanager.install()
     # Last: it registers the resource types defined above with moto's parser.
