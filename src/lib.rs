@@ -12,6 +12,8 @@ pub mod cli;
 pub mod cloudformation;
 pub mod commands;
 pub mod env;
+#[cfg(feature = "aws")]
+pub mod monitoring;
 pub mod plan;
 #[cfg(feature = "aws")]
 pub mod preflight;
