@@ -76,24 +76,27 @@ impl FunctionRuntime {
             .local_addr()
             .unwrap()
             .port();
-        let child = std::process::Command::new(cargo_lambda)
-            .args(["lambda", "watch", "--invoke-address", "127.0.0.1"])
-            .args(["--invoke-port", &port.to_string(), "--ignore-changes"])
-            .arg("--env-file")
-            .arg(&env_file)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cargo lambda watch starts");
-        let endpoint = format!("http://127.0.0.1:{port}");
+        // Owned by the guard at once, so a panic below still stops it.
+        let runtime = FunctionRuntime {
+            child: std::process::Command::new(cargo_lambda)
+                .args(["lambda", "watch", "--invoke-address", "127.0.0.1"])
+                .args(["--invoke-port", &port.to_string(), "--ignore-changes"])
+                .arg("--env-file")
+                .arg(&env_file)
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("cargo lambda watch starts"),
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return FunctionRuntime { child, endpoint };
+                return runtime;
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        panic!("cargo lambda watch did not listen on {endpoint}");
+        panic!("cargo lambda watch did not listen on {}", runtime.endpoint);
     }
 }
 

@@ -11,7 +11,7 @@ use crate::cloudformation::StackClient;
 use crate::env::{self, Environment};
 use crate::monitoring;
 use crate::plan::{Part, StackPlan};
-use crate::progress::Printer;
+use crate::progress::{Printer, Progress as _};
 use crate::topology::{self, Member};
 
 #[derive(Debug, Serialize)]
@@ -147,7 +147,14 @@ pub async fn status(environment: &Environment, aws: &AwsContext) -> anyhow::Resu
                     None
                 } else {
                     let cluster = member.cluster_arn.rsplit(':').next().unwrap_or_default();
-                    monitoring::latest_replication_lag(aws, &member.region, cluster).await?
+                    // A metric that cannot be read (no cloudwatch:GetMetricData, say)
+                    // must not hide the rest of the report: warn and show no data.
+                    monitoring::latest_replication_lag(aws, &member.region, cluster)
+                        .await
+                        .unwrap_or_else(|error| {
+                            progress.message(&format!("warning: {error:#}"));
+                            None
+                        })
                 };
                 members.push(MemberStatus {
                     member,
