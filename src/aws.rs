@@ -94,6 +94,10 @@ impl AwsContext {
         aws_sdk_cloudformation::Client::new(&self.in_region(region))
     }
 
+    pub fn cloudwatch(&self, region: &str) -> aws_sdk_cloudwatch::Client {
+        aws_sdk_cloudwatch::Client::new(&self.in_region(region))
+    }
+
     pub fn rds(&self, region: &str) -> aws_sdk_rds::Client {
         aws_sdk_rds::Client::new(&self.in_region(region))
     }

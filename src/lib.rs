@@ -14,6 +14,8 @@ pub mod commands;
 pub mod env;
 #[cfg(feature = "aws")]
 pub mod functions;
+#[cfg(feature = "aws")]
+pub mod monitoring;
 pub mod plan;
 #[cfg(feature = "aws")]
 pub mod preflight;

@@ -116,10 +116,18 @@ pub enum Part {
     Database,
     /// The data bucket, the functions, the state machine and the alarms.
     Pipeline,
+    /// The CloudWatch dashboard, in the primary Region, with widgets reading every Region.
+    Monitoring,
 }
 
 impl Part {
-    pub const ALL: [Part; 4] = [Part::Assets, Part::Network, Part::Database, Part::Pipeline];
+    pub const ALL: [Part; 5] = [
+        Part::Assets,
+        Part::Network,
+        Part::Database,
+        Part::Pipeline,
+        Part::Monitoring,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -127,6 +135,7 @@ impl Part {
             Part::Network => "network",
             Part::Database => "database",
             Part::Pipeline => "pipeline",
+            Part::Monitoring => "monitoring",
         }
     }
 }
@@ -191,6 +200,29 @@ impl fmt::Display for Function {
     }
 }
 
+/// The monitoring stack's parameter that carries a Region's state machine ARN.
+pub fn state_machine_arn_parameter(region: &str) -> String {
+    format!("StateMachineArn{}", pascal_case(region))
+}
+
+/// The monitoring stack's parameter that carries a secondary Region's cluster identifier.
+pub fn cluster_identifier_parameter(region: &str) -> String {
+    format!("ClusterIdentifier{}", pascal_case(region))
+}
+
+/// `us-east-1` as `UsEast1`: parameter names are alphanumeric.
+fn pascal_case(text: &str) -> String {
+    text.split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
 /// `<application>-<environment>-<part>-<region>`.
 pub fn stack_name(environment: &Environment, part: Part, region: &str) -> String {
     format!("{}-{}-{}", environment.name_prefix(), part, region)
@@ -202,6 +234,7 @@ impl StackPlan {
     /// 2. the database in the primary (it creates the global cluster and the secret);
     /// 3. the database in every secondary (they join the global cluster);
     /// 4. the pipeline in every Region (it needs its Region's cluster endpoint);
+    /// 5. the dashboard in the primary (it names every Region's state machine and cluster);
     ///
     /// then `migrate` in the primary, the only writer that accepts DDL.
     pub fn for_environment(environment: &Environment) -> StackPlan {
@@ -242,6 +275,11 @@ impl StackPlan {
                     .all_regions()
                     .map(|region| planned(Part::Pipeline, region))
                     .collect(),
+            },
+            Wave {
+                number: 5,
+                description: "the monitoring dashboard in the primary Region".into(),
+                stacks: vec![planned(Part::Monitoring, primary)],
             },
         ];
 
@@ -370,5 +408,22 @@ fn parameters(
             }
             parameters
         }
+        // Values from stacks in other Regions: the CLI carries them (no cross-Region
+        // Fn::ImportValue). Every Region's state machine, then every secondary's cluster.
+        Part::Monitoring => environment
+            .all_regions()
+            .map(|r| {
+                parameter(
+                    &state_machine_arn_parameter(&r.region),
+                    output(Part::Pipeline, &r.region, "StateMachineArn"),
+                )
+            })
+            .chain(environment.regions.secondary.iter().map(|r| {
+                parameter(
+                    &cluster_identifier_parameter(&r.region),
+                    output(Part::Database, &r.region, "ClusterIdentifier"),
+                )
+            }))
+            .collect(),
     }
 }

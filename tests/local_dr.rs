@@ -3,79 +3,14 @@
 //! `destroy` on the moved topology. One test, because each step starts from the state the
 //! previous one left. Its environment is named `dr`, so its stacks and global cluster
 //! never meet those of tests deploying `local` on the same moto.
-//!
 #![cfg(feature = "aws")]
 
-use std::path::PathBuf;
-use std::process::Output;
+mod common;
 
-use assert_cmd::Command;
+use common::{deploy, environment_named, json, succeed, text, up};
 use deploy::aws::AwsContext;
 use deploy::env::Environment;
 use serde_json::Value;
-
-/// environments/local.yaml as the environment `dr`.
-struct DrEnvironment {
-    dir: tempfile::TempDir,
-}
-
-impl DrEnvironment {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let text = std::fs::read_to_string("environments/local.yaml")
-            .unwrap()
-            .replacen("environment: local", "environment: dr", 1);
-        std::fs::write(dir.path().join("dr.yaml"), text).unwrap();
-        DrEnvironment { dir }
-    }
-
-    fn path(&self) -> PathBuf {
-        self.dir.path().join("dr.yaml")
-    }
-}
-
-fn lambda_dir() -> PathBuf {
-    let dir = PathBuf::from(
-        std::env::var("DEPLOY_TEST_LAMBDA_DIR").unwrap_or_else(|_| "target/lambda/arm64".into()),
-    );
-    assert!(
-        dir.join("migrate/bootstrap.zip").exists(),
-        "no function zips in {}: run `make lambdas` (make test does)",
-        dir.display()
-    );
-    dir
-}
-
-fn deploy(args: &[&str]) -> Output {
-    Command::cargo_bin("deploy")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-#[track_caller]
-fn succeed(args: &[&str]) -> Output {
-    let output = deploy(args);
-    assert!(
-        output.status.success(),
-        "deploy {} failed:\n{}\n{}",
-        args.join(" "),
-        text(&output.stdout),
-        text(&output.stderr)
-    );
-    output
-}
-
-#[track_caller]
-fn json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", text(&output.stdout)))
-}
 
 /// Refused as a usage error (exit 2), with `needle` in the message.
 #[track_caller]
@@ -90,19 +25,6 @@ fn refused(args: &[&str], needle: &str) -> String {
     );
     assert!(stderr.contains(needle), "{needle:?} not in: {stderr}");
     stderr
-}
-
-fn up(path: &str) -> Output {
-    let lambdas = lambda_dir();
-    succeed(&[
-        "up",
-        path,
-        "--yes",
-        "--output",
-        "json",
-        "--lambda-dir",
-        lambdas.to_str().unwrap(),
-    ])
 }
 
 /// (region, is_writer, write forwarding) of each member, the writer first.
@@ -134,10 +56,10 @@ async fn live_writer(aws: &AwsContext, prefix: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn switchover_then_up_keeps_the_writer_failover_needs_consent_destroy_leaves_nothing() {
-    let environment = DrEnvironment::new();
-    let path = environment.path();
-    let path = path.to_str().unwrap();
-    let env = deploy::env::load(&environment.path()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = environment_named(dir.path(), "dr");
+    let path = file.to_str().unwrap();
+    let env = deploy::env::load(&file).unwrap();
     assert_moto_is_up(&env);
     let aws = AwsContext::load(&env, None).await;
     let prefix = env.name_prefix();

@@ -5,62 +5,29 @@
 //! and rows never meet those of other tests on the same stand-ins.
 #![cfg(feature = "aws")]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use assert_cmd::Command;
+use common::{deploy, environment_named, json, lambda_dir, succeed};
 use serde_json::Value;
 
-const DATABASE: &str = "reviews_run";
+const DATABASE: &str = "run_db";
 
 fn environment_file(dir: &Path) -> PathBuf {
-    let text = std::fs::read_to_string("environments/local.yaml")
+    let path = environment_named(dir, "run");
+    let text = std::fs::read_to_string(&path)
         .unwrap()
-        .replacen("environment: local", "environment: run", 1)
-        .replacen(
-            "  engine_version: 8.0.mysql_aurora.3.08.2",
-            &format!(
-                "  engine_version: 8.0.mysql_aurora.3.08.2\n  name: {DATABASE}\n  master_username: runadmin"
-            ),
-            1,
-        )
         // Several batches per Region, two files at a time.
-        .replacen("max_concurrency: 4", "max_concurrency: 2\n  files_per_batch: 3", 1);
+        .replacen(
+            "max_concurrency: 4",
+            "max_concurrency: 2\n  files_per_batch: 3",
+            1,
+        );
     assert!(text.contains(DATABASE) && text.contains("files_per_batch: 3"));
-    let path = dir.join("run.yaml");
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn deploy(args: &[&str]) -> Output {
-    Command::cargo_bin("deploy")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-#[track_caller]
-fn succeed(args: &[&str]) -> Output {
-    let output = deploy(args);
-    assert!(
-        output.status.success(),
-        "deploy {} failed:\n{}\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-fn json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })
 }
 
 /// A query against the stand-in's MariaDB, tab-separated rows.
@@ -100,10 +67,6 @@ fn region_run<'a>(report: &'a Value, region: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {region} in {report:#}"))
 }
 
-fn lambda_dir() -> String {
-    std::env::var("DEPLOY_TEST_LAMBDA_DIR").unwrap_or_else(|_| "target/lambda/arm64".into())
-}
-
 #[test]
 fn both_regions_ingest_at_once_bad_lines_and_files_are_reported_a_second_run_has_nothing_to_do() {
     let dir = tempfile::tempdir().unwrap();
@@ -111,7 +74,13 @@ fn both_regions_ingest_at_once_bad_lines_and_files_are_reported_a_second_run_has
     let env = env.to_str().unwrap();
     succeed(&["destroy", env, "--yes"]);
     sql(&format!("DROP DATABASE IF EXISTS {DATABASE}"));
-    succeed(&["up", env, "--yes", "--lambda-dir", &lambda_dir()]);
+    succeed(&[
+        "up",
+        env,
+        "--yes",
+        "--lambda-dir",
+        lambda_dir().to_str().unwrap(),
+    ]);
 
     // Nothing pending: nothing is started, and that is a success.
     let report = json(&succeed(&["run", env, "--wait", "--output", "json"]));

@@ -94,7 +94,7 @@ fn rendering_is_deterministic() {
         files
     };
     let (a, b) = (files(dirs[0].path()), files(dirs[1].path()));
-    assert_eq!(a.len(), 9, "8 templates and plan.json: {:?}", a.keys());
+    assert_eq!(a.len(), 10, "9 templates and plan.json: {:?}", a.keys());
     assert_eq!(a, b);
     assert_eq!(
         String::from_utf8(a[Path::new("plan.json")].clone()).unwrap(),
@@ -173,7 +173,7 @@ fn plan_orders_the_stacks_in_waves() {
                 .map(|s| (s.part, s.region.as_str()))
                 .collect()
         };
-        assert_eq!(plan.waves.len(), 4, "{file}");
+        assert_eq!(plan.waves.len(), 5, "{file}");
         assert_eq!(
             wave(1),
             regions
@@ -196,6 +196,7 @@ fn plan_orders_the_stacks_in_waves() {
                 .map(|r| (Part::Pipeline, *r))
                 .collect::<Vec<_>>()
         );
+        assert_eq!(wave(5), vec![(Part::Monitoring, primary)]);
         for (number, wave) in plan.waves.iter().enumerate() {
             assert_eq!(usize::from(wave.number), number + 1);
         }
@@ -562,6 +563,257 @@ fn pipeline_functions_and_state_machine() {
             }
         }
     }
+}
+
+/// The dashboard's body with each `${Parameter}` replaced by `<Parameter>`, parsed; and
+/// the placeholders it used.
+fn dashboard_body(template: &Value) -> (Value, BTreeSet<String>) {
+    let dashboards = resources_of_type(template, "AWS::CloudWatch::Dashboard");
+    assert_eq!(dashboards.len(), 1);
+    let text = dashboards[0].1["Properties"]["DashboardBody"]["Fn::Sub"]
+        .as_str()
+        .expect("the body goes through Fn::Sub");
+    let mut used = BTreeSet::new();
+    let mut plain = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let end = start + rest[start..].find('}').unwrap();
+        used.insert(rest[start + 2..end].to_string());
+        plain.push_str(&rest[..start]);
+        plain.push_str(&format!("<{}>", &rest[start + 2..end]));
+        rest = &rest[end + 1..];
+    }
+    plain.push_str(rest);
+    (
+        serde_json::from_str(&plain).expect("the dashboard body is JSON"),
+        used,
+    )
+}
+
+/// The metric widgets whose title starts with `title`, by the Region each reads.
+fn widgets<'a>(body: &'a Value, title: &str) -> BTreeMap<&'a str, &'a Value> {
+    body["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["type"] == "metric")
+        .filter(|w| {
+            w["properties"]["title"]
+                .as_str()
+                .unwrap()
+                .starts_with(title)
+        })
+        .map(|w| {
+            (
+                w["properties"]["region"].as_str().unwrap(),
+                &w["properties"],
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_dashboard_reads_every_region_from_the_primary() {
+    for (file, rendered) in all_rendered() {
+        let environment = deploy::env::load(&manifest_path(file)).unwrap();
+        let primary = environment.regions.primary.region.as_str();
+        let regions: BTreeSet<&str> = environment
+            .all_regions()
+            .map(|r| r.region.as_str())
+            .collect();
+        let secondaries: BTreeSet<&str> = environment
+            .regions
+            .secondary
+            .iter()
+            .map(|r| r.region.as_str())
+            .collect();
+        let forwarding: BTreeSet<&str> = environment
+            .regions
+            .secondary
+            .iter()
+            .filter(|r| r.write_forwarding.enabled)
+            .map(|r| r.region.as_str())
+            .collect();
+        let monitoring: Vec<&RenderedTemplate> = rendered
+            .templates
+            .iter()
+            .filter(|t| t.part == Part::Monitoring)
+            .collect();
+        assert_eq!(monitoring.len(), 1, "{file}: one dashboard");
+        assert_eq!(monitoring[0].region, primary);
+        let template = parse(monitoring[0]);
+        let (body, used) = dashboard_body(&template);
+        let declared: BTreeSet<String> = template["Parameters"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(
+            used, declared,
+            "{file}: placeholders are exactly the parameters"
+        );
+
+        let cluster = |region: &str| format!("<ClusterIdentifier{}>", pascal(region));
+        // Replication lag: one widget per secondary, reading that Region.
+        let lag = widgets(&body, "Replication lag");
+        assert_eq!(lag.keys().copied().collect::<BTreeSet<_>>(), secondaries);
+        for (region, widget) in &lag {
+            assert_eq!(
+                widget["metrics"][0].as_array().unwrap()[..4],
+                [
+                    Value::from("AWS/RDS"),
+                    "AuroraGlobalDBReplicationLag".into(),
+                    "DBClusterIdentifier".into(),
+                    cluster(region).into()
+                ],
+                "{file}: {region}"
+            );
+            assert_eq!(
+                widget["annotations"]["horizontal"][0]["value"],
+                environment.database.replication_lag_alarm_ms
+            );
+        }
+        // Forwarded writes: only where the secondary forwards them.
+        for title in ["Forwarded DML latency", "Forwarded DML throughput"] {
+            let found = widgets(&body, title);
+            assert_eq!(found.keys().copied().collect::<BTreeSet<_>>(), forwarding);
+            for (region, widget) in found {
+                let first = &widget["metrics"][0];
+                assert_eq!(first[0], "AWS/RDS");
+                assert!(first[1]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("ForwardingReplicaDML"));
+                assert_eq!(first[3], cluster(region).as_str());
+            }
+        }
+        // Executions and rows per second: one widget per Region.
+        let executions = widgets(&body, "Executions");
+        assert_eq!(executions.keys().copied().collect::<BTreeSet<_>>(), regions);
+        for (region, widget) in executions {
+            let metrics: Vec<&str> = widget["metrics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| {
+                    assert_eq!(m[0], "AWS/States");
+                    assert_eq!(m[2], "StateMachineArn");
+                    assert_eq!(m[3], format!("<StateMachineArn{}>", pascal(region)));
+                    m[1].as_str().unwrap()
+                })
+                .collect();
+            assert_eq!(
+                metrics,
+                [
+                    "ExecutionsStarted",
+                    "ExecutionsSucceeded",
+                    "ExecutionsFailed",
+                    "ExecutionsTimedOut"
+                ]
+            );
+        }
+        let rows = widgets(&body, "Rows per second");
+        assert_eq!(rows.keys().copied().collect::<BTreeSet<_>>(), regions);
+        for (region, widget) in rows {
+            let metrics = widget["metrics"].as_array().unwrap();
+            let counted: Vec<&str> = metrics
+                .iter()
+                .filter(|m| m[0].is_string())
+                .map(|m| {
+                    // The namespace and dimension dbprocess is told to use in this Region.
+                    let pipeline = rendered
+                        .templates
+                        .iter()
+                        .find(|t| t.part == Part::Pipeline && t.region == region)
+                        .unwrap();
+                    let pipeline = parse(pipeline);
+                    let variables = &resources_of_type(&pipeline, "AWS::Lambda::Function")
+                        .into_iter()
+                        .find(|(logical, _)| *logical == "DbprocessFunction")
+                        .unwrap()
+                        .1["Properties"]["Environment"]["Variables"];
+                    assert_eq!(m[0], variables["METRICS_NAMESPACE"]);
+                    assert_eq!(m[2], "Environment");
+                    assert_eq!(m[3], variables["METRICS_ENVIRONMENT"]);
+                    assert_eq!(m[4]["stat"], "Sum");
+                    m[1].as_str().unwrap()
+                })
+                .collect();
+            assert_eq!(
+                counted,
+                ["RowsInserted", "RowsAlreadyPresent", "RowsRejected"]
+            );
+            let expressions: Vec<&str> = metrics
+                .iter()
+                .filter_map(|m| m[0]["expression"].as_str())
+                .collect();
+            assert_eq!(
+                expressions,
+                [
+                    "inserted/PERIOD(inserted)",
+                    "present/PERIOD(present)",
+                    "rejected/PERIOD(rejected)"
+                ]
+            );
+        }
+        // Widgets stay on the 24-unit grid and never overlap.
+        let boxes: Vec<(u64, u64, u64, u64)> = body["widgets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| {
+                let n = |k: &str| w[k].as_u64().unwrap();
+                (n("x"), n("y"), n("width"), n("height"))
+            })
+            .collect();
+        for (i, a) in boxes.iter().enumerate() {
+            assert!(a.0 + a.2 <= 24, "{file}: {a:?}");
+            for b in &boxes[i + 1..] {
+                let apart =
+                    a.0 + a.2 <= b.0 || b.0 + b.2 <= a.0 || a.1 + a.3 <= b.1 || b.1 + b.3 <= a.1;
+                assert!(apart, "{file}: {a:?} overlaps {b:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn replication_lag_alarm_watches_the_secondary_cluster() {
+    for (file, rendered) in all_rendered() {
+        let environment = deploy::env::load(&manifest_path(file)).unwrap();
+        for secondary in &environment.regions.secondary {
+            let template = |part: Part| {
+                parse(
+                    rendered
+                        .templates
+                        .iter()
+                        .find(|t| t.part == part && t.region == secondary.region)
+                        .unwrap(),
+                )
+            };
+            let database = template(Part::Database);
+            let cluster = &resources_of_type(&database, "AWS::RDS::DBCluster")[0].1["Properties"]
+                ["DBClusterIdentifier"];
+            let pipeline = template(Part::Pipeline);
+            let alarms = resources_of_type(&pipeline, "AWS::CloudWatch::Alarm");
+            let alarm = &alarms[0].1["Properties"];
+            assert_eq!(alarm["Namespace"], "AWS/RDS", "{file}");
+            assert_eq!(alarm["MetricName"], "AuroraGlobalDBReplicationLag");
+            assert_eq!(
+                alarm["Dimensions"],
+                serde_json::json!([{"Name": "DBClusterIdentifier", "Value": cluster}])
+            );
+        }
+    }
+}
+
+/// `us-east-1` as `UsEast1`, as the plan names Region parameters.
+fn pascal(region: &str) -> String {
+    region
+        .split('-')
+        .map(|w| w[..1].to_uppercase() + &w[1..])
+        .collect()
 }
 
 /// Every policy document in a template, with where it is.

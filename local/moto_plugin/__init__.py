@@ -12,6 +12,8 @@ Each part lives in its own module and has its own test under local/tests/:
   AWS::RDS::DBInstance joining its cluster, SwitchoverGlobalCluster,
   FailoverGlobalCluster, cross-Region RemoveFromGlobalCluster, DeleteDBCluster leaving
   its global cluster, write forwarding status.
+- cloudwatch: CloudWatch over Smithy RPC v2 CBOR (the Rust SDK's protocol), translated to
+  moto's JSON-protocol handler.
 - secretsmanager: AWS::SecretsManager::Secret (GenerateSecretString, ReplicaRegions) and
   AWS::SecretsManager::SecretTargetAttachment.
 - awslambda: the simple (no Docker) Lambda backend can answer a queued function error or
@@ -38,8 +40,9 @@ def install() -> None:
             f"moto_plugin targets moto {MOTO_VERSION}, found {moto.__version__}"
         )
 
-    from . import awslambda, cloudformation, rds, secretsmanager, stepfunctions
+    from . import awslambda, cloudformation, cloudwatch, rds, secretsmanager, stepfunctions
 
+    cloudwatch.install()
     rds.install()
     secretsmanager.install()
     awslambda.install()

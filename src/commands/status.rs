@@ -1,5 +1,6 @@
 //! `deploy status ENV`: every stack per Region, the global database as RDS sees it now
-//! (which Region writes, forwarding per secondary), and the data buckets' backlog.
+//! (which Region writes, forwarding and replication lag per secondary), the data buckets'
+//! backlog, and the dashboard's address.
 
 use anyhow::Context as _;
 use serde::Serialize;
@@ -8,19 +9,41 @@ use crate::aws::AwsContext;
 use crate::cli::{OutputFormat, StatusArgs};
 use crate::cloudformation::StackClient;
 use crate::env::{self, Environment};
+use crate::monitoring;
 use crate::plan::{Part, StackPlan};
-use crate::progress::Printer;
-use crate::topology::{self, Topology};
+use crate::progress::{Printer, Progress as _};
+use crate::topology::{self, Member};
 
 #[derive(Debug, Serialize)]
 pub struct StatusReport {
     pub environment: String,
     pub stacks: Vec<StackStatus>,
-    pub global_database: Option<Topology>,
+    pub global_database: Option<GlobalDatabaseStatus>,
     /// Set when the live writer is not the file's primary.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     pub buckets: Vec<BucketCounts>,
+    /// The CloudWatch console address of the dashboard; `None` when the monitoring stack
+    /// is not deployed.
+    pub dashboard_url: Option<String>,
+}
+
+/// The live topology, with what CloudWatch knows about each member.
+#[derive(Debug, Serialize)]
+pub struct GlobalDatabaseStatus {
+    pub global_cluster: String,
+    pub status: String,
+    pub members: Vec<MemberStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MemberStatus {
+    #[serde(flatten)]
+    pub member: Member,
+    /// The latest `AuroraGlobalDBReplicationLag` (maximum over a minute) of the last ten
+    /// minutes; `None` for the writer, which publishes none, and when CloudWatch has no
+    /// datapoint.
+    pub replication_lag_ms: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -62,6 +85,7 @@ pub async fn status(environment: &Environment, aws: &AwsContext) -> anyhow::Resu
     let progress = std::sync::Arc::new(Printer::plain());
     let mut stacks = Vec::new();
     let mut buckets = Vec::new();
+    let mut dashboard_url = None;
     for (wave, stack) in plan.stacks() {
         let client = StackClient::new(
             aws.cloudformation(&stack.region),
@@ -76,6 +100,14 @@ pub async fn status(environment: &Environment, aws: &AwsContext) -> anyhow::Resu
                 .and_then(|d| d.outputs.get("DataBucketName"))
             {
                 buckets.push(count_objects(aws, environment, &stack.region, bucket).await?);
+            }
+        }
+        if stack.part == Part::Monitoring {
+            if let Some(name) = description
+                .as_ref()
+                .and_then(|d| d.outputs.get("DashboardName"))
+            {
+                dashboard_url = Some(monitoring::dashboard_url(&stack.region, name));
             }
         }
         stacks.push(StackStatus {
@@ -104,12 +136,45 @@ pub async fn status(environment: &Environment, aws: &AwsContext) -> anyhow::Resu
                 w.region, environment.regions.primary.region
             )
         });
+    let global_database = match global_database {
+        None => None,
+        Some(topology) => {
+            let mut members = Vec::new();
+            for member in topology.members {
+                // Only secondaries publish the metric, each in its own Region; read the
+                // live topology's roles, which a switchover changes.
+                let replication_lag_ms = if member.is_writer {
+                    None
+                } else {
+                    let cluster = member.cluster_arn.rsplit(':').next().unwrap_or_default();
+                    // A metric that cannot be read (no cloudwatch:GetMetricData, say)
+                    // must not hide the rest of the report: warn and show no data.
+                    monitoring::latest_replication_lag(aws, &member.region, cluster)
+                        .await
+                        .unwrap_or_else(|error| {
+                            progress.message(&format!("warning: {error:#}"));
+                            None
+                        })
+                };
+                members.push(MemberStatus {
+                    member,
+                    replication_lag_ms,
+                });
+            }
+            Some(GlobalDatabaseStatus {
+                global_cluster: topology.global_cluster,
+                status: topology.status,
+                members,
+            })
+        }
+    };
     Ok(StatusReport {
         environment: environment.name_prefix(),
         stacks,
         global_database,
         note,
         buckets,
+        dashboard_url,
     })
 }
 
@@ -180,7 +245,11 @@ pub fn render_text(report: &StatusReport) -> String {
                 "  {} ({})\n",
                 topology.global_cluster, topology.status
             ));
-            for member in &topology.members {
+            for MemberStatus {
+                member,
+                replication_lag_ms,
+            } in &topology.members
+            {
                 let role = if member.is_writer {
                     "writer"
                 } else {
@@ -191,8 +260,13 @@ pub fn render_text(report: &StatusReport) -> String {
                     (Some(status), false) => format!("write forwarding {status}"),
                     (None, false) => "write forwarding off".into(),
                 };
+                let lag = match (replication_lag_ms, member.is_writer) {
+                    (_, true) => String::new(),
+                    (Some(ms), false) => format!("replication lag {ms:.0} ms"),
+                    (None, false) => "replication lag: no data".into(),
+                };
                 out.push_str(&format!(
-                    "  {:<15} {role:<10} {forwarding}\n",
+                    "  {:<15} {role:<10} {forwarding:<28} {lag}\n",
                     member.region
                 ));
             }
@@ -210,6 +284,11 @@ pub fn render_text(report: &StatusReport) -> String {
             "  {:<15} {:>8} {:>10} {:>8}  {}\n",
             bucket.region, bucket.pending, bucket.completed, bucket.failed, bucket.bucket
         ));
+    }
+    out.push_str("\ndashboard\n");
+    match &report.dashboard_url {
+        Some(url) => out.push_str(&format!("  {url}\n")),
+        None => out.push_str("  not deployed\n"),
     }
     // Padded columns leave spaces at the ends of short lines.
     out.lines()

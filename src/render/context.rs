@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::env::{DataOnDelete, Database, DatabaseOnDelete, Environment, Pipeline, RegionSettings};
-use crate::plan::{Function, PlannedStack};
+use crate::plan::{Function, PlannedParameter, PlannedStack};
+
+use super::dashboard::MetricsTarget;
 
 #[derive(Debug, Serialize)]
 pub(super) struct Context<'a> {
@@ -32,6 +34,10 @@ pub(super) struct Context<'a> {
     /// `aurora_replica_read_consistency` for this Region's sessions; empty when this
     /// Region does not forward writes.
     pub write_forwarding_consistency: &'static str,
+    /// Where dbprocess's embedded metrics go, and where the dashboard reads them.
+    pub metrics: MetricsTarget,
+    /// The parameters the plan passes this stack, for templates that declare them in a loop.
+    pub parameters: &'a [PlannedParameter],
 }
 
 /// `DeletionPolicy`/`UpdateReplacePolicy` values, decided from `safety`.
@@ -65,6 +71,7 @@ pub(super) struct Names {
     pub state_machine: String,
     pub state_machine_log_group: String,
     pub replication_lag_alarm: String,
+    pub dashboard: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -123,6 +130,7 @@ impl<'a> Context<'a> {
             // account's CloudWatch Logs resource policy.
             state_machine_log_group: format!("/aws/vendedlogs/states/{prefix}-pipeline"),
             replication_lag_alarm: format!("{prefix}-replication-lag-{}", region.region),
+            dashboard: prefix.clone(),
         };
 
         let functions = Function::ALL
@@ -164,6 +172,12 @@ impl<'a> Context<'a> {
             } else {
                 ""
             },
+            // One namespace per application; environments are told apart by dimension.
+            metrics: MetricsTarget {
+                namespace: environment.application.clone(),
+                environment: environment.environment.clone(),
+            },
+            parameters: &stack.parameters,
         }
     }
 }

@@ -10,6 +10,7 @@
 //! YAML's structure.
 
 mod context;
+pub mod dashboard;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -46,6 +47,10 @@ const SOURCES: &[(&str, &str)] = &[
     (
         "pipeline.yaml.j2",
         include_str!("../../templates/pipeline.yaml.j2"),
+    ),
+    (
+        "monitoring.yaml.j2",
+        include_str!("../../templates/monitoring.yaml.j2"),
     ),
     (
         "statemachine.asl.json",
@@ -129,6 +134,7 @@ pub fn render_stack(
         (Part::Database, true) => "database-primary.yaml.j2",
         (Part::Database, false) => "database-secondary.yaml.j2",
         (Part::Pipeline, _) => "pipeline.yaml.j2",
+        (Part::Monitoring, _) => "monitoring.yaml.j2",
     };
     let failed = |error| RenderError::Template {
         template,
@@ -148,6 +154,10 @@ pub fn render_stack(
             }
         })?;
         values = minijinja::context! { state_machine_definition => definition, ..values };
+    }
+    if stack.part == Part::Monitoring {
+        let body = dashboard::body(environment, &context.metrics);
+        values = minijinja::context! { dashboard_body => body, ..values };
     }
     templates
         .get_template(template)

@@ -5,6 +5,7 @@ use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use reviews::config;
 use reviews::db::{CredentialSource, Database, SecretCache};
 use reviews::handlers::{self, DbProcess, DbProcessRequest};
+use reviews::metrics::{self, MetricsConfig};
 use reviews::s3::S3Store;
 
 #[tokio::main]
@@ -25,10 +26,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         settings: config::ingest_settings_from_env()?,
     };
     let state = &state;
+    let metrics = &MetricsConfig::from_env();
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<DbProcessRequest>| async move {
             handlers::dbprocess(state, event.payload)
                 .await
+                // One EMF line per file: CloudWatch Logs makes the metrics, no API call.
+                .inspect(|report| metrics::emit(metrics, report))
                 .map_err(|e| Diagnostic {
                     error_type: e.kind().into(),
                     error_message: e.to_string(),

@@ -8,6 +8,7 @@ pub mod error;
 pub mod handlers;
 pub mod ingest;
 pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod parser;
 pub mod s3;

@@ -1,0 +1,99 @@
+//! What CloudWatch says about a deployed environment: the replication lag of each
+//! secondary, and where the dashboard is in the console.
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context as _;
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
+
+use crate::aws::AwsContext;
+use crate::env::regions;
+
+/// How far back `deploy status` looks for a lag datapoint. Aurora publishes the metric
+/// every minute; older than this, the number would mislead more than help.
+const LAG_WINDOW: Duration = Duration::from_secs(600);
+
+/// The latest `AuroraGlobalDBReplicationLag` (the maximum over one minute, in ms) of a
+/// cluster, or `None` when CloudWatch has no datapoint in the last ten minutes. The
+/// metric exists only in the secondary Regions, so ask the cluster's own Region.
+pub async fn latest_replication_lag(
+    aws: &AwsContext,
+    region: &str,
+    cluster_identifier: &str,
+) -> anyhow::Result<Option<f64>> {
+    let now = SystemTime::now();
+    let metric = Metric::builder()
+        .namespace("AWS/RDS")
+        .metric_name("AuroraGlobalDBReplicationLag")
+        .dimensions(
+            Dimension::builder()
+                .name("DBClusterIdentifier")
+                .value(cluster_identifier)
+                .build(),
+        )
+        .build();
+    let query = MetricDataQuery::builder()
+        .id("lag")
+        .metric_stat(
+            MetricStat::builder()
+                .metric(metric)
+                .period(60)
+                .stat("Maximum")
+                .build(),
+        )
+        .build();
+    let response = aws
+        .cloudwatch(region)
+        .get_metric_data()
+        .metric_data_queries(query)
+        .start_time((now - LAG_WINDOW).into())
+        // A minute ahead, so a datapoint stamped this very second is in the window
+        // (CloudWatch accepts an end time in the future).
+        .end_time((now + Duration::from_secs(60)).into())
+        .scan_by(ScanBy::TimestampDescending)
+        .send()
+        .await
+        .map_err(crate::aws::api_error)
+        .with_context(|| {
+            format!("reading the replication lag of {cluster_identifier} in {region}")
+        })?;
+    // The newest datapoint, whatever order the service returned them in.
+    let latest = response
+        .metric_data_results()
+        .iter()
+        .flat_map(|result| result.timestamps().iter().zip(result.values()))
+        .max_by_key(|(timestamp, _)| (timestamp.secs(), timestamp.subsec_nanos()))
+        .map(|(_, value)| *value);
+    Ok(latest)
+}
+
+/// The dashboard's address in the CloudWatch console of `region`'s partition.
+pub fn dashboard_url(region: &str, dashboard: &str) -> String {
+    let host = match regions::partition(region) {
+        Some("aws-cn") => format!("{region}.console.amazonaws.cn"),
+        Some("aws-us-gov") => "console.amazonaws-us-gov.com".to_string(),
+        _ => format!("{region}.console.aws.amazon.com"),
+    };
+    format!("https://{host}/cloudwatch/home?region={region}#dashboards/dashboard/{dashboard}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dashboard_url;
+
+    #[test]
+    fn dashboard_urls_follow_the_partition() {
+        assert_eq!(
+            dashboard_url("us-east-1", "book-reviews-prod"),
+            "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards/dashboard/book-reviews-prod"
+        );
+        assert_eq!(
+            dashboard_url("cn-north-1", "app-env"),
+            "https://cn-north-1.console.amazonaws.cn/cloudwatch/home?region=cn-north-1#dashboards/dashboard/app-env"
+        );
+        assert_eq!(
+            dashboard_url("us-gov-west-1", "app-env"),
+            "https://console.amazonaws-us-gov.com/cloudwatch/home?region=us-gov-west-1#dashboards/dashboard/app-env"
+        );
+    }
+}

@@ -1,0 +1,87 @@
+//! What the end-to-end tests against the local stand-ins share: running the real binary,
+//! the function zips, and an environment of their own.
+#![allow(dead_code)] // Each test file uses its own part of this.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+/// The function zips `make lambdas` leaves (or DEPLOY_TEST_LAMBDA_DIR).
+pub fn lambda_dir() -> PathBuf {
+    let dir = PathBuf::from(
+        std::env::var("DEPLOY_TEST_LAMBDA_DIR").unwrap_or_else(|_| "target/lambda/arm64".into()),
+    );
+    assert!(
+        dir.join("migrate/bootstrap.zip").exists(),
+        "no function zips in {}: run `make lambdas` (make test does)",
+        dir.display()
+    );
+    dir
+}
+
+/// environments/local.yaml as the environment `name`, with a database and master user of
+/// its own: the stand-in's MariaDB serves every environment, and the plugin sets a master
+/// user's password to the newest cluster's secret, so tests sharing `admin` would lock one
+/// another out. Written into `dir`.
+pub fn environment_named(dir: &Path, name: &str) -> PathBuf {
+    let local = std::fs::read_to_string("environments/local.yaml").unwrap();
+    let text = local
+        .replacen("environment: local\n", &format!("environment: {name}\n"), 1)
+        .replacen(
+            "\ndatabase:\n",
+            &format!("\ndatabase:\n  name: {name}_db\n  master_username: {name}_admin\n"),
+            1,
+        );
+    assert!(text.contains(&format!("{name}_admin")), "{text}");
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+pub fn deploy(args: &[&str]) -> Output {
+    Command::cargo_bin("deploy")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[track_caller]
+pub fn succeed(args: &[&str]) -> Output {
+    let output = deploy(args);
+    assert!(
+        output.status.success(),
+        "deploy {} failed:\n{}\n{}",
+        args.join(" "),
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    output
+}
+
+#[track_caller]
+pub fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&output.stdout)))
+}
+
+/// `deploy up ENV --yes --output json` with the ready zips.
+#[track_caller]
+pub fn up(path: &str) -> Output {
+    let lambdas = lambda_dir();
+    succeed(&[
+        "up",
+        path,
+        "--yes",
+        "--output",
+        "json",
+        "--lambda-dir",
+        lambdas.to_str().unwrap(),
+    ])
+}
