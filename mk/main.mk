@@ -23,7 +23,7 @@ demo: build local-up $(CARGO_LAMBDA) ## deploy environments/local.yaml to the st
 .PHONY: test
 test: tools lambdas local-up ## run every test; installs and starts what they need first
 	cargo test --workspace --all-targets
-	$(MAKE) --no-print-directory test-local-plugin
+	DEPLOY_BIN=$(DEPLOY) $(MAKE) --no-print-directory test-local-plugin
 
 .PHONY: lint
 lint: ## rustfmt and clippy, as CI runs them

@@ -20,6 +20,25 @@ pub struct Member {
     pub write_forwarding: Option<String>,
 }
 
+impl Member {
+    pub fn role(&self) -> &'static str {
+        if self.is_writer {
+            "writer"
+        } else {
+            "secondary"
+        }
+    }
+
+    /// A secondary's write forwarding for people (nothing for the writer).
+    pub fn forwarding(&self) -> String {
+        match (&self.write_forwarding, self.is_writer) {
+            (_, true) => String::new(),
+            (Some(status), false) => format!("write forwarding {status}"),
+            (None, false) => "write forwarding off".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Topology {
     pub global_cluster: String,
@@ -47,17 +66,12 @@ impl Topology {
     pub fn render_members(&self) -> String {
         let mut out = String::new();
         for member in &self.members {
-            let role = if member.is_writer {
-                "writer"
-            } else {
-                "secondary"
-            };
-            let forwarding = match (&member.write_forwarding, member.is_writer) {
-                (_, true) => String::new(),
-                (Some(status), false) => format!("write forwarding {status}"),
-                (None, false) => "write forwarding off".into(),
-            };
-            let line = format!("  {:<15} {role:<10} {forwarding}", member.region);
+            let line = format!(
+                "  {:<15} {:<10} {}",
+                member.region,
+                member.role(),
+                member.forwarding()
+            );
             out.push_str(line.trim_end());
             out.push('\n');
         }

@@ -45,11 +45,13 @@ def definition(tmp_path_factory) -> str:
     environment = source.replace("max_concurrency: 4", "max_concurrency: 1")
     assert environment != source, "environments/local.yaml no longer sets max_concurrency: 4"
     (work / "sfn.yaml").write_text(environment)
-    # cargo run, not a prebuilt binary: the target directory is shared between checkouts,
-    # and this must be the renderer of this checkout (cargo rebuilds it when it is not).
+    # DEPLOY_BIN: the binary `make test` has just built with the rest of the workspace.
+    # Otherwise cargo run, so the renderer is this checkout's (it builds `deploy` alone,
+    # with the features of that package set: minutes, the first time).
+    deploy = os.environ.get("DEPLOY_BIN")
+    command = [deploy] if deploy else ["cargo", "run", "--quiet", "--bin", "deploy", "--"]
     subprocess.run(
-        ["cargo", "run", "--quiet", "--bin", "deploy", "--", "render",
-         str(work / "sfn.yaml"), "--out", str(work / "out")],
+        [*command, "render", str(work / "sfn.yaml"), "--out", str(work / "out")],
         cwd=REPO,
         check=True,
     )

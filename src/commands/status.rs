@@ -250,24 +250,16 @@ pub fn render_text(report: &StatusReport) -> String {
                 replication_lag_ms,
             } in &topology.members
             {
-                let role = if member.is_writer {
-                    "writer"
-                } else {
-                    "secondary"
-                };
-                let forwarding = match (&member.write_forwarding, member.is_writer) {
-                    (_, true) => String::new(),
-                    (Some(status), false) => format!("write forwarding {status}"),
-                    (None, false) => "write forwarding off".into(),
-                };
                 let lag = match (replication_lag_ms, member.is_writer) {
                     (_, true) => String::new(),
                     (Some(ms), false) => format!("replication lag {ms:.0} ms"),
                     (None, false) => "replication lag: no data".into(),
                 };
                 out.push_str(&format!(
-                    "  {:<15} {role:<10} {forwarding:<28} {lag}\n",
-                    member.region
+                    "  {:<15} {:<10} {:<28} {lag}\n",
+                    member.region,
+                    member.role(),
+                    member.forwarding()
                 ));
             }
         }
