@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use common::{deploy, json, lambda_dir, succeed, text};
+use common::{assert_moto_is_up, assert_nothing_left, deploy, json, lambda_dir, succeed, text};
 use deploy::aws::AwsContext;
 use deploy::env::Environment;
 use serde_json::Value;
@@ -60,15 +60,6 @@ fn results(report: &Value) -> Vec<(String, String)> {
         .collect();
     results.sort();
     results
-}
-
-fn assert_moto_is_up(environment: &Environment) {
-    let endpoint = &environment.endpoints.as_ref().unwrap().aws;
-    let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    assert!(
-        std::net::TcpStream::connect(address).is_ok(),
-        "the local stand-in is not running at {endpoint}: run `make local-up`"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -384,57 +375,4 @@ async fn deploy_rendered(
             .map_err(|e| e.to_string())?;
     }
     Ok(())
-}
-
-async fn assert_nothing_left(aws: &AwsContext, env: &Environment) {
-    let prefix = env.name_prefix();
-    for region in ["us-east-1", "us-east-2"] {
-        let stacks = aws
-            .cloudformation(region)
-            .list_stacks()
-            .send()
-            .await
-            .unwrap();
-        let alive: Vec<_> = stacks
-            .stack_summaries()
-            .iter()
-            .filter(|s| s.stack_name().is_some_and(|n| n.starts_with(&prefix)))
-            .filter(|s| s.stack_status().map(|st| st.as_str()) != Some("DELETE_COMPLETE"))
-            .map(|s| s.stack_name().unwrap().to_string())
-            .collect();
-        assert!(alive.is_empty(), "stacks left in {region}: {alive:?}");
-        let clusters = aws.rds(region).describe_db_clusters().send().await.unwrap();
-        let ours: Vec<_> = clusters
-            .db_clusters()
-            .iter()
-            .filter_map(|c| c.db_cluster_identifier())
-            .filter(|id| id.starts_with(&prefix))
-            .collect();
-        assert!(ours.is_empty(), "clusters left in {region}: {ours:?}");
-        let secret = format!("{}/{}/aurora-master", env.application, env.environment);
-        assert!(
-            aws.secrets_manager(region)
-                .describe_secret()
-                .secret_id(&secret)
-                .send()
-                .await
-                .is_err(),
-            "the secret is left in {region}"
-        );
-        let buckets = aws.s3(region).list_buckets().send().await.unwrap();
-        let ours: Vec<_> = buckets
-            .buckets()
-            .iter()
-            .filter_map(|b| b.name())
-            .filter(|name| name.starts_with(&prefix))
-            .collect();
-        assert!(ours.is_empty(), "buckets left: {ours:?}");
-    }
-    assert!(
-        deploy::topology::read(aws, "us-east-1", &prefix)
-            .await
-            .unwrap()
-            .is_none(),
-        "the global cluster is left"
-    );
 }

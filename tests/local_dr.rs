@@ -7,9 +7,10 @@
 
 mod common;
 
-use common::{deploy, environment_named, json, succeed, text, up};
+use common::{
+    assert_moto_is_up, assert_nothing_left, deploy, environment_named, json, succeed, text, up,
+};
 use deploy::aws::AwsContext;
-use deploy::env::Environment;
 use serde_json::Value;
 
 /// Refused as a usage error (exit 2), with `needle` in the message.
@@ -213,48 +214,4 @@ async fn switchover_then_up_keeps_the_writer_failover_needs_consent_destroy_leav
     // 7. Destroy leaves nothing.
     succeed(&["destroy", path, "--yes"]);
     assert_nothing_left(&aws, &env).await;
-}
-
-fn assert_moto_is_up(environment: &Environment) {
-    let endpoint = &environment.endpoints.as_ref().unwrap().aws;
-    let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    assert!(
-        std::net::TcpStream::connect(address).is_ok(),
-        "the local stand-in is not running at {endpoint}: run `make local-up`"
-    );
-}
-
-async fn assert_nothing_left(aws: &AwsContext, env: &Environment) {
-    let prefix = env.name_prefix();
-    for region in ["us-east-1", "us-east-2"] {
-        let stacks = aws
-            .cloudformation(region)
-            .list_stacks()
-            .send()
-            .await
-            .unwrap();
-        let alive: Vec<_> = stacks
-            .stack_summaries()
-            .iter()
-            .filter(|s| s.stack_name().is_some_and(|n| n.starts_with(&prefix)))
-            .filter(|s| s.stack_status().map(|st| st.as_str()) != Some("DELETE_COMPLETE"))
-            .map(|s| s.stack_name().unwrap().to_string())
-            .collect();
-        assert!(alive.is_empty(), "stacks left in {region}: {alive:?}");
-        let clusters = aws.rds(region).describe_db_clusters().send().await.unwrap();
-        let ours: Vec<_> = clusters
-            .db_clusters()
-            .iter()
-            .filter_map(|c| c.db_cluster_identifier())
-            .filter(|id| id.starts_with(&prefix))
-            .collect();
-        assert!(ours.is_empty(), "clusters left in {region}: {ours:?}");
-    }
-    assert!(
-        deploy::topology::read(aws, "us-east-1", &prefix)
-            .await
-            .unwrap()
-            .is_none(),
-        "the global cluster is left"
-    );
 }
