@@ -3,8 +3,9 @@
 //! widgets for both Regions, a replication lag datapoint put into the secondary Region's
 //! CloudWatch shows up for that member in `status`, and `destroy` removes it all.
 //!
-//! The environment is `monitor`, not `local`, so these stacks never meet those of the
-//! other end-to-end tests on the same moto server.
+//! The environment is `mon<pid>`, not `local`, so these stacks never meet those of the
+//! other end-to-end tests on the same moto server, and a rerun on a stand-in that still
+//! holds an earlier run's datapoints (CloudWatch cannot delete them) starts without any.
 #![cfg(feature = "aws")]
 
 mod common;
@@ -33,7 +34,8 @@ fn member<'a>(status: &'a Value, region: &str) -> &'a Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn dashboard_and_replication_lag_in_status() {
     let dir = tempfile::tempdir().unwrap();
-    let file = environment_named(dir.path(), "monitor");
+    let name = format!("mon{}", std::process::id() % 1_000_000);
+    let file = environment_named(dir.path(), &name);
     let path = file.to_str().unwrap();
     let env = deploy::env::load(&file).unwrap();
     let endpoint = &env.endpoints.as_ref().unwrap().aws;
