@@ -148,7 +148,7 @@ pub async fn wait_until_ready(
         };
         let mut waiting = Vec::new();
         for member in &topology.members {
-            let cluster_id = member.cluster_arn.rsplit(':').next().unwrap_or_default();
+            let cluster_id = member.cluster_id();
             let clusters = aws
                 .rds(&member.region)
                 .describe_db_clusters()

@@ -11,7 +11,7 @@
 mod common;
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
-use common::{environment_named, json, succeed, text, up};
+use common::{assert_nothing_left, environment_named, json, succeed, text, up};
 use deploy::aws::AwsContext;
 use serde_json::Value;
 
@@ -180,26 +180,7 @@ async fn dashboard_and_replication_lag_in_status() {
         .send()
         .await
         .is_err());
-    for region in [PRIMARY, SECONDARY] {
-        let stacks = aws
-            .cloudformation(region)
-            .list_stacks()
-            .send()
-            .await
-            .unwrap();
-        let alive: Vec<&str> = stacks
-            .stack_summaries()
-            .iter()
-            .filter(|s| s.stack_name().is_some_and(|n| n.starts_with(&prefix)))
-            .filter(|s| s.stack_status().map(|st| st.as_str()) != Some("DELETE_COMPLETE"))
-            .filter_map(|s| s.stack_name())
-            .collect();
-        assert!(alive.is_empty(), "stacks left in {region}: {alive:?}");
-    }
-    assert!(deploy::topology::read(&aws, PRIMARY, &prefix)
-        .await
-        .unwrap()
-        .is_none());
+    assert_nothing_left(&aws, &env).await;
     let status = status_json(path);
     assert_eq!(status["dashboard_url"], Value::Null);
     let output = text(&succeed(&["status", path]).stdout);
