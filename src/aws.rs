@@ -118,23 +118,6 @@ impl AwsContext {
         aws_sdk_lambda::Client::new(&self.in_region(region))
     }
 
-    /// A client for invoking functions on a local runtime (`crate::functions`).
-    pub fn local_function_client(&self, region: &str, endpoint: &str) -> aws_sdk_lambda::Client {
-        let config = aws_sdk_lambda::config::Builder::from(&self.in_region(region))
-            .endpoint_url(endpoint)
-            // A failed local invoke answers 500; retrying would run it three times.
-            .retry_config(RetryConfig::disabled())
-            // The first invoke compiles the function; a function that cannot start would
-            // otherwise keep the request open for ever.
-            .timeout_config(
-                aws_config::timeout::TimeoutConfig::builder()
-                    .operation_timeout(Duration::from_secs(1200))
-                    .build(),
-            )
-            .build();
-        aws_sdk_lambda::Client::from_conf(config)
-    }
-
     pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {
         let config = aws_sdk_s3::config::Builder::from(&self.in_region(region))
             // moto serves buckets by path, not by virtual host.

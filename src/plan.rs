@@ -393,10 +393,6 @@ fn parameters(
                     output(Part::Network, here, "LambdaSecurityGroupId"),
                 ),
                 parameter("SubnetIds", output(Part::Network, here, "SubnetIds")),
-                parameter(
-                    "ClusterEndpoint",
-                    output(Part::Database, here, "ClusterEndpoint"),
-                ),
             ]);
             if is_primary {
                 // Only the primary's secret uses our key; its replicas use each Region's

@@ -1,20 +1,17 @@
-//! One run of the ingestion workflow in one Region (`deploy run`): on AWS, an execution of
-//! the Region's state machine; on the local stand-in, where moto cannot run our functions,
-//! the same steps driven from here through the real functions (src/functions.rs), with the
-//! state machine's inputs and outputs (templates/statemachine.asl.json).
+//! One run of the ingestion workflow in one Region (`deploy run`): an execution of the
+//! Region's state machine, the one CloudFormation deployed (templates/statemachine.asl.json),
+//! on AWS and on the local stand-in alike (moto's Step Functions engine runs it there, its
+//! Lambda tasks the real functions: local/moto_plugin).
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::aws::{api_error, AwsContext};
 use crate::env::Environment;
-use crate::functions::{Functions, InvokeError};
-use crate::plan::Function;
 use crate::progress::Progress;
 
 /// An object waiting under the pending prefix.
@@ -75,6 +72,76 @@ pub struct RegionRun {
     pub error: Option<String>,
     /// The rejected lines of the run's completed files, from their rejects objects.
     pub rejects: Vec<FileRejects>,
+    /// The run's files that were moved to the failed prefix, with why.
+    pub failures: Vec<FileFailure>,
+}
+
+/// A file the run moved to the failed prefix, from the report postprocess wrote beside it
+/// (`<failed key>.report.json`): the error Step Functions caught.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileFailure {
+    pub key: String,
+    pub moved_to: String,
+    pub error: String,
+    pub cause: String,
+}
+
+/// The failure reports of those of `files` that are in the failed prefix now.
+pub async fn read_failures(
+    aws: &AwsContext,
+    environment: &Environment,
+    region: &str,
+    bucket: &str,
+    files: &[PendingFile],
+) -> anyhow::Result<Vec<FileFailure>> {
+    let s3 = aws.s3(region);
+    let pipeline = &environment.pipeline;
+    let mut found = Vec::new();
+    for chunk in files.chunks(32) {
+        let reads = chunk.iter().map(|file| {
+            let below = file
+                .key
+                .strip_prefix(pipeline.pending_prefix.as_str())
+                .unwrap_or(&file.key);
+            let moved_to = format!("{}{below}", pipeline.failed_prefix);
+            let key = format!("{moved_to}.report.json");
+            let s3 = s3.clone();
+            async move {
+                match s3.get_object().bucket(bucket).key(&key).send().await {
+                    Ok(object) => {
+                        let body = object.body.collect().await?.into_bytes();
+                        let report: serde_json::Value = serde_json::from_slice(&body)
+                            .with_context(|| format!("reading s3://{bucket}/{key}"))?;
+                        let error = &report["error"];
+                        anyhow::Ok(Some(FileFailure {
+                            key: file.key.clone(),
+                            moved_to,
+                            error: error["Error"].as_str().unwrap_or("unknown").to_string(),
+                            cause: failure_cause(error["Cause"].as_str().unwrap_or_default()),
+                        }))
+                    }
+                    Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                        Ok(None)
+                    }
+                    Err(error) => Err(api_error(error))
+                        .with_context(|| format!("reading s3://{bucket}/{key}")),
+                }
+            }
+        });
+        for read in futures_util::future::join_all(reads).await {
+            found.extend(read?);
+        }
+    }
+    Ok(found)
+}
+
+/// A Lambda error's Cause is its error document as JSON text: its message is the part
+/// people read.
+fn failure_cause(cause: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(cause)
+        .ok()
+        .and_then(|c| c["errorMessage"].as_str().map(str::to_string))
+        .unwrap_or_else(|| cause.to_string())
 }
 
 /// A completed file's rejects object (`<completed key>.rejects.json`, written by
@@ -192,7 +259,7 @@ pub fn run_name(files: &[PendingFile]) -> String {
 
 /// Starts the Region's state machine for `files` (or finds the execution already started
 /// for them) and, with `wait`, follows it to the end.
-pub async fn run_on_aws(
+pub async fn run_execution(
     sfn: &aws_sdk_sfn::Client,
     poll_interval: Duration,
     region: &str,
@@ -232,6 +299,7 @@ pub async fn run_on_aws(
         seconds: 0.0,
         error: None,
         rejects: Vec::new(),
+        failures: Vec::new(),
     };
     loop {
         let described = sfn
@@ -278,201 +346,6 @@ fn execution_arn(state_machine: &str, name: &str) -> String {
         "{}:{name}",
         state_machine.replacen(":stateMachine:", ":execution:", 1)
     )
-}
-
-/// Lambda service errors the state machine retries (its `Retry` on every task).
-const RETRY_ATTEMPTS: u32 = 6;
-const RETRY_INTERVAL: Duration = Duration::from_secs(2);
-const RETRY_MAX_DELAY: Duration = Duration::from_secs(60);
-
-/// What one file's processing ended with, as the state machine's item processor returns it.
-#[derive(Debug, Clone, Serialize)]
-struct FileResult {
-    key: String,
-    outcome: &'static str,
-    inserted: u64,
-    present: u64,
-    rejected: u64,
-}
-
-/// The parts of dbprocess' report the run counts.
-#[derive(Debug, Deserialize)]
-struct IngestReport {
-    inserted: u64,
-    already_present: u64,
-    rejected: u64,
-}
-
-/// What preprocess answers: the next batch, and the totals so far.
-#[derive(Debug, Deserialize)]
-struct Listing {
-    files: Vec<PendingFile>,
-    totals: Totals,
-}
-
-/// The state machine's steps, driven from here: list a batch (preprocess, which also
-/// tallies the previous batch), process its files a few at a time (dbprocess, then
-/// postprocess to completed; a file that fails goes to failed with the error), loop until
-/// nothing is pending.
-pub async fn run_locally(
-    aws: &AwsContext,
-    environment: &Environment,
-    region: &str,
-    files: &[PendingFile],
-    progress: Arc<dyn Progress>,
-) -> anyhow::Result<RegionRun> {
-    let started = Instant::now();
-    let name = run_name(files);
-    let concurrency = environment.pipeline.max_concurrency;
-    let functions = Arc::new(Functions::open(aws, environment, region, concurrency).await?);
-    progress.message(&format!(
-        "{region}: run {name} for {} files on the local runtime",
-        files.len()
-    ));
-    let mut totals = Totals::default();
-    let mut results: Vec<FileResult> = Vec::new();
-    let mut previous_batch: Vec<String> = Vec::new();
-    let mut batch_number = 0;
-    let outcome: anyhow::Result<()> = async {
-        loop {
-            let request = serde_json::json!({
-                "limit": environment.pipeline.files_per_batch,
-                "totals": totals,
-                "results": results,
-            });
-            let listing: Listing =
-                with_retries(|| functions.invoke(Function::Preprocess, &request)).await?;
-            totals = listing.totals;
-            if listing.files.is_empty() {
-                return Ok(());
-            }
-            // Files that stay pending after a batch would be listed for ever.
-            let keys: Vec<String> = listing.files.iter().map(|f| f.key.clone()).collect();
-            if keys == previous_batch {
-                bail!(
-                    "the same {} files are still pending after a batch: they could not be moved",
-                    keys.len()
-                );
-            }
-            batch_number += 1;
-            results = process_batch(&functions, listing.files, concurrency).await?;
-            let failed = results.iter().filter(|r| r.outcome == "failed").count();
-            progress.message(&format!(
-                "{region}: batch {batch_number}: {} files, {failed} failed",
-                results.len()
-            ));
-            previous_batch = keys;
-        }
-    }
-    .await;
-    let (status, error) = match outcome {
-        Ok(()) => (RunStatus::Succeeded, None),
-        Err(error) => (RunStatus::Failed, Some(format!("{error:#}"))),
-    };
-    Ok(RegionRun {
-        region: region.to_string(),
-        name: Some(name),
-        execution: None,
-        status,
-        totals,
-        seconds: started.elapsed().as_secs_f64(),
-        error,
-        rejects: Vec::new(),
-    })
-}
-
-/// One batch, `concurrency` files at a time, results in listing order.
-async fn process_batch(
-    functions: &Arc<Functions>,
-    files: Vec<PendingFile>,
-    concurrency: u32,
-) -> anyhow::Result<Vec<FileResult>> {
-    let slots = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1) as usize));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (index, file) in files.into_iter().enumerate() {
-        let functions = functions.clone();
-        let slots = slots.clone();
-        tasks.spawn(async move {
-            let _slot = slots.acquire_owned().await.expect("never closed");
-            (index, process_file(&functions, file).await)
-        });
-    }
-    let mut results = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        let (index, result) = joined.context("a file's task panicked")?;
-        results.push((index, result?));
-    }
-    results.sort_by_key(|(index, _)| *index);
-    Ok(results.into_iter().map(|(_, r)| r).collect())
-}
-
-/// dbprocess, then postprocess: completed with the report, or failed with the error.
-/// A file whose move fails is an error of the run, never reported as completed.
-async fn process_file(functions: &Functions, file: PendingFile) -> anyhow::Result<FileResult> {
-    let ingest = serde_json::json!({"key": file.key, "etag": file.etag});
-    let ingested: Result<serde_json::Value, InvokeError> =
-        with_retries(|| functions.invoke(Function::Dbprocess, &ingest)).await;
-    let (request, result) = match ingested {
-        Ok(report) => {
-            let counts: IngestReport = serde_json::from_value(report.clone())
-                .with_context(|| format!("dbprocess answered an unexpected report: {report}"))?;
-            (
-                serde_json::json!({"key": file.key, "outcome": "completed", "report": report}),
-                FileResult {
-                    key: file.key.clone(),
-                    outcome: "completed",
-                    inserted: counts.inserted,
-                    present: counts.already_present,
-                    rejected: counts.rejected,
-                },
-            )
-        }
-        Err(error) => (
-            serde_json::json!({"key": file.key, "outcome": "failed", "error": error.as_caught()}),
-            FileResult {
-                key: file.key.clone(),
-                outcome: "failed",
-                inserted: 0,
-                present: 0,
-                rejected: 0,
-            },
-        ),
-    };
-    with_retries(|| functions.invoke::<serde_json::Value>(Function::Postprocess, &request))
-        .await
-        .with_context(|| format!("moving {} to {}", file.key, result.outcome))?;
-    Ok(result)
-}
-
-/// Retries service errors like the state machine's `Retry`: exponential backoff from
-/// `RETRY_INTERVAL`, capped at `RETRY_MAX_DELAY`, with full jitter.
-async fn with_retries<T, F, Fut>(mut call: F) -> Result<T, InvokeError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, InvokeError>>,
-{
-    let mut attempt = 0;
-    loop {
-        match call().await {
-            Err(InvokeError::Service { .. }) if attempt < RETRY_ATTEMPTS => {
-                let ceiling = RETRY_INTERVAL
-                    .saturating_mul(2u32.saturating_pow(attempt))
-                    .min(RETRY_MAX_DELAY);
-                tokio::time::sleep(ceiling.mul_f64(jitter())).await;
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
-}
-
-/// A number in [0, 1) from the clock: enough to spread retries, no generator needed.
-fn jitter() -> f64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    f64::from(nanos % 1000) / 1000.0
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import time
 from typing import Any
 
 from moto.core.common_models import CloudFormationModel
@@ -87,6 +88,8 @@ def detach(global_cluster: GlobalCluster, cluster: DBCluster) -> None:
     global_cluster.members.remove(cluster)
     cluster.global_cluster_identifier = None
     cluster.is_writer = False
+    # A stand-alone cluster's writer endpoint is active (rds_endpoints).
+    rds_endpoints().roles_changed(cluster=cluster)
 
 
 # --- Global clusters: switchover, failover, remove ------------------------------------
@@ -122,8 +125,18 @@ def _change_writer(
         "ToDbClusterArn": target.db_cluster_arn,
         "IsDataLossAllowed": allow_data_loss,
     }
-    global_cluster._in_progress = [status, failover_state, OPERATION_DESCRIBES]
+    # With the endpoint gateway, the members' endpoints are also unavailable for
+    # MOTO_PLUGIN_SWITCHOVER_OUTAGE_SECONDS, as the writer is on AWS (typically under a
+    # minute), and the operation shows as under way at least until they are back.
+    outage_until = rds_endpoints().writer_changed(global_cluster)
+    global_cluster._in_progress = [status, failover_state, OPERATION_DESCRIBES, outage_until]
     return _as_in_progress(global_cluster, status, failover_state)
+
+
+def rds_endpoints() -> Any:
+    from . import rds_endpoints as module  # imported late: it imports this module
+
+    return module
 
 
 # How many DescribeGlobalClusters answers after a switchover or failover still show it
@@ -142,9 +155,14 @@ def _as_in_progress(global_cluster: GlobalCluster, status: str, failover_state: 
 def _described(global_cluster: GlobalCluster) -> GlobalCluster:
     """The global cluster as one Describe sees it; counts down an operation under way."""
     pending = getattr(global_cluster, "_in_progress", None)
-    if not pending or pending[2] <= 0:
+    if not pending:
         return global_cluster
-    pending[2] -= 1
+    counting = pending[2] > 0
+    in_outage = time.time() < pending[3]
+    if not counting and not in_outage:
+        return global_cluster
+    if counting:
+        pending[2] -= 1
     return _as_in_progress(global_cluster, pending[0], pending[1])
 
 
@@ -286,6 +304,7 @@ def delete_db_cluster(
         if global_cluster is not None:
             detach(global_cluster, cluster)
     deleted = _moto_delete_db_cluster(self, cluster_identifier, snapshot_name)
+    rds_endpoints().unregister(deleted)  # its listeners stop
     # AWS deletes a cluster's automated backups with it; moto kept them, so a cluster
     # created again with the same name in the same minute collided with its old
     # `rds:<cluster>-<minute>` snapshot.
@@ -713,6 +732,7 @@ class CfnDBCluster(CloudFormationModel):
                 cluster.global_cluster_identifier = target.global_cluster_identifier
                 cluster.is_writer = not any(m.is_writer for m in target.members)
                 target.members.append(cluster)
+            rds_endpoints().roles_changed(cluster=cluster)
         original_resource.properties = props
         original_resource.deletion_policy = cloudformation_json.get(
             "DeletionPolicy", "Snapshot"
@@ -846,3 +866,6 @@ def install() -> None:
     DBCluster.global_write_forwarding_status = property(_forwarding_status)
     GlobalCluster.global_cluster_members = property(_global_cluster_members)
     GlobalCluster.failover_state = None
+    # Each aurora-mysql cluster's endpoints as listeners in front of MariaDB, by role
+    # (DBCluster.endpoint/reader_endpoint/port, create, reset): active with MOTO_PLUGIN_MARIADB.
+    rds_endpoints().install()

@@ -34,6 +34,7 @@ SERVICE_ERRORS = {
     "ServiceException": 500,
     "AWSLambdaException": 500,
     "TooManyRequestsException": 429,
+    "ClientExecutionTimeoutException": 500,
 }
 
 
@@ -424,3 +425,82 @@ def test_a_file_that_cannot_be_moved_fails_the_run(pipeline):
     ] * 7
     assert [c[0] for c in calls].count("preprocess") == 1, "no success was tallied"
     assert all(c[1].get("outcome") != "failed" for c in calls if c[0] == "postprocess")
+
+
+def test_a_database_blip_is_retried_and_the_file_completes(pipeline):
+    # A switchover or failover makes the writer unavailable for up to about a minute: dbprocess
+    # answers DatabaseUnavailable (and DatabaseBusy for contention) until it is back. The file
+    # must complete, not go to failed/.
+    pipeline.queue(
+        listing([6], ZERO),
+        function_error("DatabaseUnavailable", "cannot connect to the database"),
+        function_error("DatabaseUnavailable", "the global database is switching-over"),
+        function_error("DatabaseBusy", "Deadlock found when trying to get lock"),
+        report(6),
+        moved(6),
+        listing([], tally(ZERO, [completed(6)])),
+    )
+    execution = pipeline.run()
+    assert execution["status"] == "SUCCEEDED", execution
+    calls = pipeline.calls()
+    assert calls[1:6] == [load(6)] * 4 + [move_completed(6)], calls
+    assert json.loads(execution["output"]) == tally(ZERO, [completed(6)])
+    # Waits from 5 s doubling, each drawn below its cap (full jitter).
+    waits = pipeline.retry_waits()
+    assert len(waits) == 3, waits
+    assert all(0 <= w <= cap for w, cap in zip(waits, [5, 10, 20])), waits
+
+
+def test_a_database_that_stays_away_fails_the_file_after_about_two_minutes(pipeline):
+    # Twelve retries, waits capped at 30 s: on average 150 s of waiting before the Catch.
+    pipeline.queue(
+        listing([8], ZERO),
+        *[function_error("DatabaseUnavailable", "cannot connect to the database")] * 13,
+        moved(8, "failed"),
+        listing([], tally(ZERO, [failed(8)])),
+    )
+    execution = pipeline.run()
+    assert execution["status"] == "SUCCEEDED", execution
+    calls = pipeline.calls()
+    assert calls[1:14] == [load(8)] * 13
+    assert calls[14][1]["outcome"] == "failed"
+    assert calls[14][1]["error"]["Error"] == "DatabaseUnavailable"
+    waits = pipeline.retry_waits()
+    caps = [min(5 * 2**i, 30) for i in range(12)]
+    assert len(waits) == 12 and all(0 <= w <= cap for w, cap in zip(waits, caps)), waits
+
+
+def test_lambda_client_execution_timeout_is_retried(pipeline):
+    # The Step Functions best practice lists Lambda.ClientExecutionTimeoutException among the
+    # transient Lambda errors to retry.
+    pipeline.queue(
+        listing([9], ZERO),
+        service_error("ClientExecutionTimeoutException"),
+        report(9),
+        moved(9),
+        listing([], tally(ZERO, [completed(9)])),
+    )
+    execution = pipeline.run()
+    assert execution["status"] == "SUCCEEDED", execution
+    assert [c for c in pipeline.calls() if c[0] == "dbprocess"] == [load(9)] * 2
+    assert json.loads(execution["output"])["completed"] == 1
+
+
+def test_an_incomplete_load_is_continued_until_the_file_is_complete(pipeline):
+    # dbprocess stops between batches before its timeout and answers "incomplete"; the next
+    # call resumes after the committed batches. Only the final report is counted.
+    partial = dict(report(3), outcome="incomplete", lines=0, read=0, rejected=0)
+    pipeline.queue(
+        listing([3], ZERO),
+        partial,
+        partial,
+        report(3),
+        moved(3),
+        listing([], tally(ZERO, [completed(3)])),
+    )
+    execution = pipeline.run()
+    assert execution["status"] == "SUCCEEDED", execution
+    calls = pipeline.calls()
+    assert calls[1:5] == [load(3)] * 3 + [move_completed(3)], calls
+    assert json.loads(execution["output"]) == tally(ZERO, [completed(3)])
+    assert pipeline.retry_waits() == [], "continuing is not a retry"

@@ -65,6 +65,11 @@ pub fn run(command: Command) -> ExitCode {
                 eprintln!("error: {error:#}");
                 return ExitCode::from(EXIT_INVALID);
             }
+            #[cfg(feature = "aws")]
+            if error.downcast_ref::<run::FilesFailed>().is_some() {
+                eprintln!("error: {error:#}");
+                return ExitCode::from(run::EXIT_FILES_FAILED);
+            }
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }

@@ -1,6 +1,5 @@
 //! `deploy run ENV [--region R] [--wait]`: ingest what is pending, in every Region at
-//! once. On AWS each Region's state machine runs; on the local stand-in the same steps are
-//! driven from here through the real functions (src/workflow.rs says why).
+//! once: each Region's state machine runs (on the local stand-in too, in moto's engine).
 
 use std::sync::Arc;
 
@@ -12,6 +11,18 @@ use crate::commands::data::{output, pipeline_outputs, regions_in_scope};
 use crate::env::{self, Environment};
 use crate::progress::{Printer, Progress};
 use crate::workflow::{self, RegionRun, RunStatus, Totals};
+
+/// Exit code of a run that finished but moved files to the failed prefix: each is listed
+/// with why, and `deploy run` exits with this so scripts notice.
+pub const EXIT_FILES_FAILED: u8 = 3;
+
+/// The run finished, but some files could not be ingested (the report lists them).
+#[derive(Debug, thiserror::Error)]
+#[error("{failed} of {files} files could not be ingested and were moved to the failed prefix (listed above)")]
+pub struct FilesFailed {
+    pub failed: u64,
+    pub files: u64,
+}
 
 #[derive(Debug, Serialize)]
 pub struct RunReport {
@@ -52,6 +63,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             first.error.as_deref().unwrap_or("no reason given")
         );
     }
+    if report.total.failed > 0 {
+        return Err(FilesFailed {
+            failed: report.total.failed,
+            files: report.total.files,
+        }
+        .into());
+    }
     Ok(())
 }
 
@@ -63,10 +81,6 @@ pub async fn ingest(
     wait: bool,
     progress: Arc<dyn Progress>,
 ) -> anyhow::Result<RunReport> {
-    let local = environment
-        .endpoints
-        .as_ref()
-        .is_some_and(|e| e.lambda.is_some());
     let runs = regions.iter().map(|region| {
         let progress = progress.clone();
         async move {
@@ -86,20 +100,29 @@ pub async fn ingest(
                     seconds: 0.0,
                     error: None,
                     rejects: Vec::new(),
+                    failures: Vec::new(),
                 });
             }
-            let mut run = if local {
-                workflow::run_locally(aws, environment, region, &files, progress).await?
-            } else {
-                let state_machine = output(&outputs, "StateMachineArn", environment, region)?;
-                let sfn = aws.step_functions(region);
-                let poll = aws.poll_interval();
-                workflow::run_on_aws(&sfn, poll, region, &state_machine, &files, wait, &*progress)
-                    .await?
-            };
+            let state_machine = output(&outputs, "StateMachineArn", environment, region)?;
+            let sfn = aws.step_functions(region);
+            let poll = aws.poll_interval();
+            let mut run = workflow::run_execution(
+                &sfn,
+                poll,
+                region,
+                &state_machine,
+                &files,
+                wait,
+                &*progress,
+            )
+            .await?;
             if run.status != RunStatus::Running && run.totals.rejected > 0 {
                 run.rejects =
                     workflow::read_rejects(aws, environment, region, &bucket, &files).await?;
+            }
+            if run.status != RunStatus::Running && run.totals.failed > 0 {
+                run.failures =
+                    workflow::read_failures(aws, environment, region, &bucket, &files).await?;
             }
             Ok(run)
         }
@@ -121,6 +144,7 @@ pub async fn ingest(
             seconds: 0.0,
             error: Some(format!("{error:#}")),
             rejects: Vec::new(),
+            failures: Vec::new(),
         });
         report.total.add(&run.totals);
         report.regions.push(run);
@@ -195,6 +219,19 @@ pub fn render_text(report: &RunReport) -> String {
         .any(|r| r.execution.is_some() || r.error.is_some())
     {
         out.push('\n');
+    }
+    for run in report.regions.iter().filter(|r| !r.failures.is_empty()) {
+        out.push_str(&format!(
+            "\n{}: {} files moved to the failed prefix (a report beside each, <its key>.report.json):\n",
+            run.region,
+            run.failures.len()
+        ));
+        for failure in &run.failures {
+            out.push_str(&format!(
+                "  {}: {}: {}\n",
+                failure.key, failure.error, failure.cause
+            ));
+        }
     }
     for run in report.regions.iter().filter(|r| !r.rejects.is_empty()) {
         let named: usize = run.rejects.iter().map(|f| f.lines.len()).sum();

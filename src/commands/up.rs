@@ -219,7 +219,7 @@ pub async fn up(
                 .unwrap_or_else(|| region.clone());
             progress.message(&format!("invoking {function} in {region}: {reason}"));
             let invoked = async {
-                let functions = Functions::open(aws, environment, &region, 1).await?;
+                let functions = Functions::open(aws, environment, &region);
                 functions
                     .invoke::<serde_json::Value>(*function, &serde_json::json!({}))
                     .await?;

@@ -44,7 +44,7 @@ pub struct Environment {
     #[schemars(extend("maxProperties" = 40))]
     pub tags: BTreeMap<String, String>,
 
-    /// Endpoints of local stand-ins for AWS (moto, cargo-lambda, MariaDB). Leave unset to
+    /// Endpoints of local stand-ins for AWS (moto server with this project's plugin). Leave unset to
     /// deploy to AWS itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoints: Option<Endpoints>,
@@ -373,7 +373,8 @@ impl DataOnDelete {
     }
 }
 
-/// Endpoints of local stand-ins. Every AWS call goes to `aws`; nothing reaches AWS.
+/// Endpoints of local stand-ins. Every AWS call goes to `aws`; nothing reaches AWS. The
+/// stand-in runs the functions' code and stands in for the clusters itself (`make local-up`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Endpoints {
@@ -381,28 +382,6 @@ pub struct Endpoints {
     /// `http://127.0.0.1:5000`.
     #[schemars(regex(pattern = r"^https?://[^\s/]+(:[0-9]+)?/?$"))]
     pub aws: String,
-
-    /// How the real functions run, since the stand-in cannot run their code. `cargo-lambda`:
-    /// deploy starts `cargo lambda watch` for each Region it invokes functions in, with the
-    /// environment CloudFormation gave that Region's functions (read back from the
-    /// stand-in), its AWS and database endpoints pointed at these stand-ins.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lambda: Option<LocalFunctionRuntime>,
-
-    /// `HOST:PORT` of the MySQL-compatible server that stands in for every Region's
-    /// cluster (MariaDB), for example `127.0.0.1:3307`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[A-Za-z0-9.-]+:[0-9]{1,5}$"))]
-    pub database: Option<String>,
-}
-
-/// A runtime that runs the functions' real code on this machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub enum LocalFunctionRuntime {
-    /// cargo-lambda's emulator of the Lambda runtime and invoke APIs (`cargo lambda watch`),
-    /// building the functions from this repository's workspace.
-    #[serde(rename = "cargo-lambda")]
-    CargoLambda,
 }
 
 fn default_true() -> bool {

@@ -5,6 +5,7 @@ use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use reviews::config;
 use reviews::db::{CredentialSource, Database, SecretCache};
 use reviews::handlers::{self, DbProcess, DbProcessRequest};
+use reviews::ingest::Outcome;
 use reviews::metrics::{self, MetricsConfig};
 use reviews::s3::S3Store;
 
@@ -17,22 +18,34 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         reviews::aws::secrets(&sdk),
         config::required("DB_SECRET_ID")?,
     );
+    let mut db = Database::new(
+        config::db_config_from_env()?,
+        CredentialSource::Secret(secret),
+    );
+    if let Some(cluster) = config::cluster_from_env(reviews::aws::rds(&sdk))? {
+        db = db.with_cluster(cluster);
+    }
     let state = DbProcess {
         store: S3Store::new(reviews::aws::s3(&sdk), config::required("DATA_BUCKET")?),
-        db: Database::new(
-            config::db_config_from_env()?,
-            CredentialSource::Secret(secret),
-        ),
+        db,
         settings: config::ingest_settings_from_env()?,
     };
     let state = &state;
     let metrics = &MetricsConfig::from_env();
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<DbProcessRequest>| async move {
-            handlers::dbprocess(state, event.payload)
+            // Stop between batches while there is time left to commit and answer: the
+            // next invocation resumes after the last committed batch.
+            let deadline = deadline_instant(event.context.deadline);
+            handlers::dbprocess(state, event.payload, deadline)
                 .await
                 // One EMF line per file: CloudWatch Logs makes the metrics, no API call.
-                .inspect(|report| metrics::emit(metrics, report))
+                // An incomplete load is counted when its last invocation completes it.
+                .inspect(|report| {
+                    if report.outcome != Outcome::Incomplete {
+                        metrics::emit(metrics, report)
+                    }
+                })
                 .map_err(|e| Diagnostic {
                     error_type: e.kind().into(),
                     error_message: e.to_string(),
@@ -40,4 +53,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         },
     ))
     .await
+}
+
+/// Lambda's deadline (milliseconds since the epoch) as an instant of this process's clock.
+fn deadline_instant(deadline_ms: u64) -> Option<std::time::Instant> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_millis() as u64;
+    let left = deadline_ms.checked_sub(now_ms)?;
+    Some(std::time::Instant::now() + std::time::Duration::from_millis(left))
 }

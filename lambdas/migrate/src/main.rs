@@ -14,9 +14,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         config::required("DB_SECRET_ID")?,
     );
     let mut db_config = config::db_config_from_env()?;
-    // DDL is never forwarded; on the primary the setting is not needed either.
+    // DDL is never forwarded: migrate connects to the writer only (the cluster's role is
+    // checked when it connects), where the setting is not needed.
     db_config.consistency = None;
-    let db = Database::new(db_config, CredentialSource::Secret(secret));
+    let mut db = Database::new(db_config, CredentialSource::Secret(secret));
+    if let Some(cluster) = config::cluster_from_env(reviews::aws::rds(&sdk))? {
+        db = db.with_cluster(cluster);
+    }
     let db = &db;
     lambda_runtime::run(service_fn(
         move |_: LambdaEvent<serde_json::Value>| async move {

@@ -17,6 +17,10 @@ pub fn s3(config: &SdkConfig) -> aws_sdk_s3::Client {
     )
 }
 
+pub fn rds(config: &SdkConfig) -> aws_sdk_rds::Client {
+    aws_sdk_rds::Client::new(config)
+}
+
 pub fn secrets(config: &SdkConfig) -> aws_sdk_secretsmanager::Client {
     aws_sdk_secretsmanager::Client::new(config)
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::db::{Consistency, DbConfig, TlsMode};
+use crate::endpoint::ClusterEndpoints;
 use crate::error::{Error, Result};
 use crate::ingest::IngestSettings;
 
@@ -88,8 +89,19 @@ pub fn db_config_from_env() -> Result<DbConfig> {
             .join(BUNDLED_CA_FILE);
         beside.is_file().then_some(beside)
     });
+    // The functions name their cluster and ask RDS for its endpoint (crate::endpoint);
+    // the ingest CLI and tests give a host.
+    let host = match (var("DB_HOST"), var("DB_CLUSTER_ID")) {
+        (Some(host), _) => host,
+        (None, Some(_)) => String::new(),
+        (None, None) => {
+            return Err(Error::Config(
+                "DB_CLUSTER_ID (or, outside a cluster, DB_HOST) is not set".into(),
+            ))
+        }
+    };
     Ok(DbConfig {
-        host: required("DB_HOST")?,
+        host,
         port: number("DB_PORT", 3306)?,
         database: var("DB_NAME").unwrap_or_else(|| "reviews_db".into()),
         tls,
@@ -99,6 +111,19 @@ pub fn db_config_from_env() -> Result<DbConfig> {
         )?,
         connect_timeout: Duration::from_secs(number("DB_CONNECT_TIMEOUT_SECS", 5)?),
     })
+}
+
+/// This Region's cluster of the global database (`DB_CLUSTER_ID`, `DB_GLOBAL_CLUSTER_ID`),
+/// unless a fixed `DB_HOST` is given.
+pub fn cluster_from_env(rds: aws_sdk_rds::Client) -> Result<Option<ClusterEndpoints>> {
+    if var("DB_HOST").is_some() {
+        return Ok(None);
+    }
+    Ok(Some(ClusterEndpoints::new(
+        rds,
+        required("DB_CLUSTER_ID")?,
+        required("DB_GLOBAL_CLUSTER_ID")?,
+    )))
 }
 
 pub fn ingest_settings_from_env() -> Result<IngestSettings> {

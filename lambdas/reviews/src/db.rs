@@ -13,6 +13,7 @@ use std::time::Duration;
 use mysql_async::prelude::{FromRow, Queryable};
 use mysql_async::{Conn, OptsBuilder, SslOpts};
 
+use crate::endpoint::{forwarding_consistency, ClusterEndpoints, Role};
 use crate::error::{db, Error, Result};
 use crate::sql::quote_ident;
 
@@ -57,6 +58,8 @@ impl Consistency {
 
 #[derive(Debug, Clone)]
 pub struct DbConfig {
+    /// Where to connect when the database is not a cluster resolved through RDS (the
+    /// `ingest` CLI, tests); see [`Database::with_cluster`].
     pub host: String,
     pub port: u16,
     pub database: String,
@@ -64,6 +67,8 @@ pub struct DbConfig {
     /// PEM bundle of CAs to trust besides the built-in web roots: Aurora's certificates chain
     /// to the RDS CAs, which are not web roots, so production sets this to the RDS bundle.
     pub ca_bundle: Option<PathBuf>,
+    /// `aurora_replica_read_consistency`: set in every session to a fixed host when given,
+    /// and in every session to a forwarding secondary (default `SESSION`).
     pub consistency: Option<Consistency>,
     pub connect_timeout: Duration,
 }
@@ -201,7 +206,16 @@ pub enum Purpose {
 pub struct Database {
     pub config: DbConfig,
     credentials: CredentialSource,
+    /// This Region's cluster, when the endpoint depends on its role (the functions).
+    cluster: Option<ClusterEndpoints>,
     log: Option<StatementLog>,
+}
+
+/// Where one session goes and what it sets there.
+struct Target {
+    host: String,
+    port: u16,
+    consistency: Option<Consistency>,
 }
 
 impl Database {
@@ -209,7 +223,22 @@ impl Database {
         Database {
             config,
             credentials,
+            cluster: None,
             log: None,
+        }
+    }
+
+    /// Connect to whichever endpoint of this cluster takes writes now (asked of RDS; see
+    /// [`crate::endpoint`]) instead of `config.host`.
+    pub fn with_cluster(mut self, cluster: ClusterEndpoints) -> Self {
+        self.cluster = Some(cluster);
+        self
+    }
+
+    /// A connection or statement failed as if the writer had gone: ask RDS again next time.
+    pub async fn forget_endpoint(&self) {
+        if let Some(cluster) = &self.cluster {
+            cluster.forget().await;
         }
     }
 
@@ -222,18 +251,33 @@ impl Database {
     /// Opens a session and applies the session settings. With credentials from a secret, a
     /// refused login re-reads the secret once (it may have been rotated).
     pub async fn connect(&self, purpose: Purpose) -> Result<Session> {
+        let result = self.connect_once(purpose).await;
+        match (&result, &self.cluster) {
+            // The endpoint may have changed role since it was resolved: once more, asking.
+            (Err(e), Some(cluster)) if e.is_unavailable() => {
+                tracing::warn!(cluster = %cluster.cluster_id(), error = %e,
+                    "connection failed; resolving the write endpoint again");
+                cluster.forget().await;
+                self.connect_once(purpose).await
+            }
+            _ => result,
+        }
+    }
+
+    async fn connect_once(&self, purpose: Purpose) -> Result<Session> {
+        let target = self.write_target(purpose).await?;
         match &self.credentials {
-            CredentialSource::Fixed(c) => self.connect_with(c, purpose).await,
+            CredentialSource::Fixed(c) => self.connect_with(c, &target, purpose).await,
             CredentialSource::Secret(cache) => {
                 let creds = cache.get(false).await?;
-                match self.connect_with(&creds, purpose).await {
+                match self.connect_with(&creds, &target, purpose).await {
                     Err(e) if e.is_auth_failure() => {
                         tracing::warn!(
                             target_db = %self.config.target(),
                             "database refused the cached credentials; reading the secret again"
                         );
                         let creds = cache.get(true).await?;
-                        self.connect_with(&creds, purpose).await
+                        self.connect_with(&creds, &target, purpose).await
                     }
                     other => other,
                 }
@@ -241,12 +285,47 @@ impl Database {
         }
     }
 
-    async fn connect_with(&self, creds: &DbCredentials, purpose: Purpose) -> Result<Session> {
+    /// The configured host, or the cluster endpoint that takes writes now. DDL is never
+    /// forwarded, so migrating needs the writer itself.
+    async fn write_target(&self, purpose: Purpose) -> Result<Target> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(Target {
+                host: self.config.host.clone(),
+                port: self.config.port,
+                consistency: self.config.consistency,
+            });
+        };
+        let resolved = cluster.resolve().await?;
+        match (resolved.role, purpose) {
+            (Role::Writer, _) => Ok(Target {
+                host: resolved.host,
+                port: resolved.port,
+                consistency: None,
+            }),
+            (Role::ForwardingSecondary, Purpose::Write) => Ok(Target {
+                host: resolved.host,
+                port: resolved.port,
+                consistency: Some(forwarding_consistency(self.config.consistency)),
+            }),
+            (Role::ForwardingSecondary, Purpose::Migrate) => Err(Error::ClusterRole {
+                cluster: cluster.cluster_id().to_string(),
+                why: "it is a secondary, and write forwarding cannot run DDL: migrate in the writer's Region".into(),
+                transient: false,
+            }),
+        }
+    }
+
+    async fn connect_with(
+        &self,
+        creds: &DbCredentials,
+        target: &Target,
+        purpose: Purpose,
+    ) -> Result<Session> {
         let cfg = &self.config;
         quote_ident(&cfg.database).map_err(Error::Config)?;
         let mut opts = OptsBuilder::default()
-            .ip_or_hostname(cfg.host.clone())
-            .tcp_port(cfg.port)
+            .ip_or_hostname(target.host.clone())
+            .tcp_port(target.port)
             .user(Some(creds.username.clone()))
             .pass(Some(creds.password.clone()))
             .prefer_socket(false)
@@ -268,11 +347,11 @@ impl Database {
             }
             opts = opts.ssl_opts(Some(ssl));
         }
-        let target = cfg.target();
+        let target_name = format!("{}:{}/{}", target.host, target.port, cfg.database);
         let conn = match tokio::time::timeout(cfg.connect_timeout, Conn::new(opts)).await {
             Err(_) => {
                 return Err(Error::ConnectTimeout {
-                    target,
+                    target: target_name,
                     after: cfg.connect_timeout,
                 });
             }
@@ -285,7 +364,10 @@ impl Database {
                         )));
                     }
                 }
-                return Err(Error::Connect { target, source });
+                return Err(Error::Connect {
+                    target: target_name,
+                    source,
+                });
             }
             Ok(Ok(conn)) => conn,
         };
@@ -309,9 +391,9 @@ impl Database {
                 "setting up the session",
             )
             .await?;
-        // Aurora forwards no writes while this is empty. It is set only when configured, so
-        // with MariaDB (which lacks it) the configuration leaves it out; an error is an error.
-        if let Some(c) = cfg.consistency {
+        // Aurora forwards no writes while this is empty. It is set only when configured or
+        // forwarding, so a plain MariaDB (which lacks it) is not asked; an error is an error.
+        if let Some(c) = target.consistency {
             session
                 .exec(
                     &format!(

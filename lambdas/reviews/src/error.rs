@@ -26,6 +26,15 @@ pub enum Error {
         source: mysql_async::Error,
     },
 
+    /// This Region's cluster has no endpoint that takes writes now (see [`crate::endpoint`]).
+    #[error("cluster {cluster} cannot take writes now: {why}")]
+    ClusterRole {
+        cluster: String,
+        why: String,
+        /// The roles are changing (a switchover under way): worth retrying soon.
+        transient: bool,
+    },
+
     #[error("the database schema is not ready: {0} (run the migrate function first)")]
     Schema(String),
 
@@ -63,7 +72,15 @@ impl Error {
         match self {
             Error::Config(_) => "ConfigError",
             Error::Connect { .. } | Error::ConnectTimeout { .. } => "DatabaseUnavailable",
-            Error::Database { .. } => "DatabaseError",
+            Error::ClusterRole {
+                transient: true, ..
+            } => "DatabaseUnavailable",
+            Error::ClusterRole { .. } => "WriterNotReachable",
+            Error::Database { source, .. } => match transience(source) {
+                Some(Transience::Unavailable) => "DatabaseUnavailable",
+                Some(Transience::Busy) => "DatabaseBusy",
+                None => "DatabaseError",
+            },
             Error::Schema(_) => "SchemaNotReady",
             Error::Secret { .. } => "SecretError",
             Error::S3 { .. } => "S3Error",
@@ -79,6 +96,55 @@ impl Error {
             self,
             Error::Connect { source: mysql_async::Error::Server(e), .. } if e.code == 1045
         )
+    }
+}
+
+/// Why a database error may go away by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transience {
+    /// The writer is out of reach for now: the connection was lost, or the server is
+    /// shutting down or became read-only (a writer being demoted in a switchover or
+    /// failover answers 1290/1836: AWS Knowledge Center, "Why did I get a read only error
+    /// after an Amazon Aurora DB cluster failed over?").
+    Unavailable,
+    /// Contention: a deadlock or lock wait that outlasted this function's own retries, or
+    /// no connection slot free.
+    Busy,
+}
+
+/// Server errors (MySQL/MariaDB error numbers) that mean "try again later".
+const UNAVAILABLE_CODES: [u16; 5] = [
+    1053, // ER_SERVER_SHUTDOWN
+    1290, // ER_OPTION_PREVENTS_STATEMENT (--read-only)
+    1836, // ER_READ_ONLY_MODE
+    1927, // ER_CONNECTION_KILLED (MariaDB)
+    4031, // ER_CLIENT_INTERACTION_TIMEOUT
+];
+const BUSY_CODES: [u16; 3] = [
+    1040, // ER_CON_COUNT_ERROR (too many connections)
+    1205, // ER_LOCK_WAIT_TIMEOUT
+    1213, // ER_LOCK_DEADLOCK
+];
+
+pub fn transience(error: &mysql_async::Error) -> Option<Transience> {
+    match error {
+        // The connection broke (the server went away, a reset, a timeout).
+        mysql_async::Error::Io(_) => Some(Transience::Unavailable),
+        mysql_async::Error::Driver(mysql_async::DriverError::ConnectionClosed) => {
+            Some(Transience::Unavailable)
+        }
+        mysql_async::Error::Server(e) if UNAVAILABLE_CODES.contains(&e.code) => {
+            Some(Transience::Unavailable)
+        }
+        mysql_async::Error::Server(e) if BUSY_CODES.contains(&e.code) => Some(Transience::Busy),
+        _ => None,
+    }
+}
+
+impl Error {
+    /// The writer may have moved or gone: the next connection should ask RDS again.
+    pub fn is_unavailable(&self) -> bool {
+        self.kind() == "DatabaseUnavailable"
     }
 }
 

@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 use crate::config::Prefixes;
 use crate::db::{Database, Purpose};
 use crate::error::Result;
-use crate::ingest::{ingest_object, IngestReport, IngestSettings};
+use std::time::{Duration, Instant};
+
+use crate::ingest::{ingest_object_until, IngestReport, IngestSettings};
 use crate::s3::{MoveOutcome, PendingFile, S3Store};
 use crate::schema::MigrationReport;
 
@@ -136,15 +138,38 @@ pub struct DbProcess {
     pub settings: IngestSettings,
 }
 
-pub async fn dbprocess(state: &DbProcess, req: DbProcessRequest) -> Result<IngestReport> {
-    let object = state.store.object_id(&req.key, req.etag.as_deref()).await?;
-    tracing::info!(key = %object.key, etag = %object.etag, "ingesting object");
-    let store = state.store.clone();
-    let to_open = object.clone();
-    ingest_object(&state.db, &state.settings, &object, move || async move {
-        store.open(&to_open).await
-    })
-    .await
+/// Loads one object. With a `deadline` (the invocation's), no batch starts in the last
+/// [`deadline_margin`] of it: the report is then `incomplete` and the state machine calls
+/// again, which resumes after the committed batches, so a file larger than one
+/// invocation can load still completes.
+pub async fn dbprocess(
+    state: &DbProcess,
+    req: DbProcessRequest,
+    deadline: Option<Instant>,
+) -> Result<IngestReport> {
+    let stop_at = deadline.map(|d| d - deadline_margin(d.saturating_duration_since(Instant::now())));
+    let result = async {
+        let object = state.store.object_id(&req.key, req.etag.as_deref()).await?;
+        tracing::info!(key = %object.key, etag = %object.etag, "ingesting object");
+        let store = state.store.clone();
+        let to_open = object.clone();
+        ingest_object_until(&state.db, &state.settings, &object, stop_at, move || async move {
+            store.open(&to_open).await
+        })
+        .await
+    }
+    .await;
+    if result.as_ref().is_err_and(|e| e.is_unavailable()) {
+        // The writer may have moved (a switchover): the retry asks RDS again.
+        state.db.forget_endpoint().await;
+    }
+    result
+}
+
+/// Time kept back from an invocation's deadline to finish the batches under way and
+/// answer: a fifth of the time it was given, at most a minute.
+pub fn deadline_margin(given: Duration) -> Duration {
+    (given / 5).min(Duration::from_secs(60))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -77,6 +77,10 @@ pub enum Outcome {
     Ingested,
     /// The ledger says the object was finished before: nothing was read.
     AlreadyIngested,
+    /// Stopped between batches at the deadline it was given, with the object unfinished:
+    /// the counts cover the committed batches only (lines, read and rejected are 0). The
+    /// next attempt resumes after them.
+    Incomplete,
 }
 
 /// How many rejected lines a report names; the `review_rejects` table has them all.
@@ -122,6 +126,22 @@ pub async fn ingest_object<F, Fut>(
     db: &Database,
     settings: &IngestSettings,
     object: &ObjectId,
+    open: F,
+) -> Result<IngestReport>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Box<dyn Read + Send>>>,
+{
+    ingest_object_until(db, settings, object, None, open).await
+}
+
+/// As [`ingest_object`], but no batch is started after `stop_at`: the report is then
+/// [`Outcome::Incomplete`] unless every batch was done by then.
+pub async fn ingest_object_until<F, Fut>(
+    db: &Database,
+    settings: &IngestSettings,
+    object: &ObjectId,
+    stop_at: Option<Instant>,
     open: F,
 ) -> Result<IngestReport>
 where
@@ -229,17 +249,27 @@ where
             hash: hash.clone(),
             key: object.key.clone(),
             region: settings.region_indicator.clone(),
+            stop_at,
         };
         writers.spawn(write_batches(session, rx, done, ctx));
     }
     let mut counts = Counts::default();
     let mut first_error = None;
+    let mut stopped = false;
     while let Some(joined) = writers.join_next().await {
         match joined
             .map_err(|e| Error::Other(format!("writer task failed: {e}")))
             .and_then(|r| r)
         {
-            Ok(c) => counts.add(c),
+            Ok(c) => {
+                if c.stopped && !stopped {
+                    // The deadline: the parser must stop too, and the others after their
+                    // current batch.
+                    stopped = true;
+                    rx.lock().await.close();
+                }
+                counts.add(c)
+            }
             Err(e) => {
                 if first_error.is_none() {
                     // Stop the parser and the other writers: the object is not finished.
@@ -255,6 +285,27 @@ where
     if let Some(e) = first_error {
         tracing::error!(key = %object.key, error = %e, "ingestion failed");
         return Err(e);
+    }
+    if stopped {
+        let report = IngestReport {
+            key: object.key.clone(),
+            etag: object.etag.clone(),
+            outcome: Outcome::Incomplete,
+            lines: 0,
+            blank_lines: 0,
+            read: 0,
+            inserted: counts.inserted,
+            already_present: counts.already_present,
+            rejected: 0,
+            bytes: 0,
+            batches: counts.batches,
+            resumed_batches: counts.resumed,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            rejected_lines: Vec::new(),
+        };
+        tracing::warn!(key = %report.key, batches = report.batches, inserted = report.inserted,
+            "stopped at the deadline between batches; the next attempt resumes after them");
+        return Ok(report);
     }
     let totals = parsed??;
     if counts.inserted + counts.already_present != totals.valid {
@@ -402,6 +453,8 @@ struct Counts {
     already_present: u64,
     batches: u64,
     resumed: u64,
+    /// The writer stopped at the deadline with batches left.
+    stopped: bool,
 }
 
 impl Counts {
@@ -410,6 +463,7 @@ impl Counts {
         self.already_present += o.already_present;
         self.batches += o.batches;
         self.resumed += o.resumed;
+        self.stopped |= o.stopped;
     }
 }
 
@@ -417,6 +471,8 @@ struct WriteContext {
     hash: String,
     key: String,
     region: String,
+    /// No batch is started after this.
+    stop_at: Option<Instant>,
 }
 
 async fn write_batches(
@@ -430,6 +486,11 @@ async fn write_batches(
     loop {
         let batch = { rx.lock().await.recv().await };
         let Some(batch) = batch else { break };
+        if !batch.done && ctx.stop_at.is_some_and(|at| Instant::now() >= at) {
+            // Left unrecorded: the next attempt writes it.
+            counts.stopped = true;
+            break;
+        }
         counts.batches += 1;
         if batch.done {
             let (i, a) = done.get(&batch.first_line).copied().unwrap_or_default();

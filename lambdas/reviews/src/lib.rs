@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod config;
 pub mod db;
+pub mod endpoint;
 pub mod error;
 pub mod handlers;
 pub mod ingest;

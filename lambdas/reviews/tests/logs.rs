@@ -121,6 +121,7 @@ async fn a_full_run_never_logs_the_password() {
                 key: f.key.clone(),
                 etag: Some(f.etag.clone()),
             },
+            None,
         )
         .await
         .unwrap();

@@ -329,6 +329,7 @@ async fn dbprocess_streams_json_and_gzip_from_s3_once() {
             key: listing.files[0].key.clone(),
             etag: Some(listing.files[0].etag.clone()),
         },
+        None,
     )
     .await
     .unwrap();
@@ -342,6 +343,7 @@ async fn dbprocess_streams_json_and_gzip_from_s3_once() {
             key: "book-reviews/reviews/b.json.gz".into(),
             etag: None,
         },
+        None,
     )
     .await
     .unwrap();
@@ -355,6 +357,7 @@ async fn dbprocess_streams_json_and_gzip_from_s3_once() {
             key: "book-reviews/reviews/a.json".into(),
             etag: None,
         },
+        None,
     )
     .await
     .unwrap();
@@ -367,6 +370,7 @@ async fn dbprocess_streams_json_and_gzip_from_s3_once() {
             key: "book-reviews/reviews/nope.json".into(),
             etag: None,
         },
+        None,
     )
     .await
     .unwrap_err();
@@ -389,6 +393,7 @@ async fn dbprocess_streams_json_and_gzip_from_s3_once() {
             key: "book-reviews/reviews/c.json".into(),
             etag: Some("0123456789abcdef0123456789abcdef".into()),
         },
+        None,
     )
     .await
     .unwrap_err();
