@@ -233,7 +233,7 @@ impl StackPlan {
     /// 1. assets and network in every Region;
     /// 2. the database in the primary (it creates the global cluster and the secret);
     /// 3. the database in every secondary (they join the global cluster);
-    /// 4. the pipeline in every Region (it needs its Region's cluster endpoint);
+    /// 4. the pipeline in every Region (its functions connect to their Region's cluster);
     /// 5. the dashboard in the primary (it names every Region's state machine and cluster);
     ///
     /// then `migrate` in the primary, the only writer that accepts DDL.

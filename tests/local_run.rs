@@ -143,13 +143,22 @@ fn both_regions_ingest_at_once_bad_lines_and_files_are_reported_a_second_run_has
         ),
         "{report:#}"
     );
-    // The unreadable file is caught and moved to failed; its siblings complete, and the
-    // run still succeeds (a failed file is an outcome, not a failed run).
+    // The unreadable file is caught and moved to failed; its siblings complete. The run
+    // itself succeeds, but a file was not ingested: exit code 3, and the file with why.
     assert_eq!(east1["status"], "SUCCEEDED", "{report:#}");
     assert_eq!(east1["totals"]["completed"], 4, "{report:#}");
     assert_eq!(east1["totals"]["failed"], 1, "{report:#}");
     assert_eq!(east1["totals"]["rejected"], 12, "{report:#}");
-    assert!(output.status.success());
+    assert_eq!(output.status.code(), Some(3), "{}", common::text(&output.stderr));
+    let failures = east1["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{report:#}");
+    assert_eq!(failures[0]["key"], "book-reviews/reviews/broken.json.gz");
+    assert_eq!(failures[0]["error"], "ReadError", "{report:#}");
+    assert!(
+        common::text(&output.stderr).contains("1 of 9 files could not be ingested"),
+        "{}",
+        common::text(&output.stderr)
+    );
     for run in [east1, east2] {
         let t = &run["totals"];
         let written = t["inserted"].as_u64().unwrap() + t["present"].as_u64().unwrap();

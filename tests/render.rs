@@ -487,9 +487,18 @@ fn pipeline_functions_and_state_machine() {
                     environment.pipeline.architecture.as_str()
                 );
                 let in_vpc = properties.get("VpcConfig").is_some();
-                let talks_to_database = properties["Environment"]["Variables"]
-                    .get("DB_HOST")
-                    .is_some();
+                // They name their cluster, never an endpoint: which endpoint takes writes
+                // depends on the cluster's role at the time (lambdas/reviews/src/endpoint.rs).
+                let variables = &properties["Environment"]["Variables"];
+                assert!(variables.get("DB_HOST").is_none(), "{logical}");
+                let talks_to_database = variables.get("DB_CLUSTER_ID").is_some();
+                if talks_to_database {
+                    assert_eq!(
+                        variables["DB_CLUSTER_ID"],
+                        format!("{prefix}-{}", template.region)
+                    );
+                    assert_eq!(variables["DB_GLOBAL_CLUSTER_ID"], prefix.as_str());
+                }
                 assert_eq!(
                     in_vpc, talks_to_database,
                     "{logical}: only DB functions in the VPC"
@@ -527,10 +536,42 @@ fn pipeline_functions_and_state_machine() {
             assert!(map.get("ToleratedFailurePercentage").is_none());
             assert!(map.get("ToleratedFailureCount").is_none());
             assert_eq!(map["Next"], "ListPendingFiles", "the loop");
-            let load = &map["ItemProcessor"]["States"]["LoadFile"];
+            let states = &map["ItemProcessor"]["States"];
+            let load = &states["LoadFile"];
             assert_eq!(load["Retry"][0]["JitterStrategy"], "FULL");
             assert!(load["Retry"][0]["MaxDelaySeconds"].is_u64());
             assert_eq!(load["Catch"][0]["Next"], "MoveToFailed");
+            // Every Lambda task retries the transient Lambda errors AWS's best practice
+            // lists; loading also retries a writer that is briefly away (a switchover).
+            for task in ["LoadFile", "MoveToCompleted", "MoveToFailed"] {
+                let retried: BTreeSet<&str> = states[task]["Retry"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|r| r["ErrorEquals"].as_array().unwrap())
+                    .map(|e| e.as_str().unwrap())
+                    .collect();
+                for error in [
+                    "Lambda.ClientExecutionTimeoutException",
+                    "Lambda.ServiceException",
+                    "Lambda.AWSLambdaException",
+                    "Lambda.SdkClientException",
+                    "Lambda.TooManyRequestsException",
+                ] {
+                    assert!(retried.contains(error), "{task} does not retry {error}");
+                }
+                assert_eq!(
+                    retried.contains("DatabaseUnavailable"),
+                    task == "LoadFile",
+                    "{task}"
+                );
+            }
+            // A load stopped short of its deadline is continued, not moved.
+            assert_eq!(load["Next"], "LoadedInFull");
+            assert_eq!(
+                states["LoadedInFull"]["Choices"][0]["Next"], "LoadFile",
+                "an incomplete load is called again"
+            );
             assert_eq!(definition["States"]["AnyPendingFiles"]["Type"], "Choice");
             assert_eq!(definition["States"]["Done"]["OutputPath"], "$.totals");
             // The distributed map starts and follows its children as this state machine.
@@ -955,4 +996,105 @@ fn values_cannot_break_the_yaml() {
         "reviews\": x"
     );
     assert_eq!(rendered.plan.waves[0].stacks[0].tags["nasty"], nasty);
+}
+
+/// Each function's role allows exactly the calls its code makes (lambdas/reviews: s3.rs,
+/// db.rs, endpoint.rs), besides writing its own logs. S3 answers a missing key with 403
+/// unless the caller may s3:ListBucket (S3 API reference, HeadObject), so the functions that
+/// must tell a missing object from a refused one (dbprocess looks the object up;
+/// postprocess finds a file an earlier attempt moved) have it.
+#[test]
+fn function_roles_allow_exactly_the_calls_their_code_makes() {
+    for (file, rendered) in all_rendered() {
+        let environment = deploy::env::load(&manifest_path(file)).unwrap();
+        let prefix = environment.name_prefix();
+        let pipeline = &environment.pipeline;
+        let objects = |p: &str| format!("arn:${{AWS::Partition}}:s3:::${{DataBucket}}/{p}*");
+        let bucket = "arn:${AWS::Partition}:s3:::${DataBucket}".to_string();
+        let secret = format!(
+            "arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{}/{}/aurora-master-*",
+            environment.application, environment.environment
+        );
+        for template in rendered
+            .templates
+            .iter()
+            .filter(|t| t.part == Part::Pipeline)
+        {
+            let parsed = parse(template);
+            let cluster = format!(
+                "arn:${{AWS::Partition}}:rds:${{AWS::Region}}:${{AWS::AccountId}}:cluster:{prefix}-{}",
+                template.region
+            );
+            let global =
+                format!("arn:${{AWS::Partition}}:rds::${{AWS::AccountId}}:global-cluster:{prefix}");
+            let grant = |action: &str, resource: &str| (action.to_string(), resource.to_string());
+            let read_role = [
+                grant("rds:DescribeDBClusters", &cluster),
+                grant("rds:DescribeGlobalClusters", &global),
+                grant("secretsmanager:GetSecretValue", &secret),
+            ];
+            let expected: BTreeMap<&str, BTreeSet<(String, String)>> = BTreeMap::from([
+                (
+                    "PreprocessRole",
+                    BTreeSet::from([grant("s3:ListBucket", &bucket)]),
+                ),
+                (
+                    "DbprocessRole",
+                    [
+                        grant("s3:GetObject", &objects(&pipeline.pending_prefix)),
+                        grant("s3:ListBucket", &bucket),
+                    ]
+                    .into_iter()
+                    .chain(read_role.clone())
+                    .collect(),
+                ),
+                (
+                    "PostprocessRole",
+                    BTreeSet::from([
+                        grant("s3:GetObject", &objects(&pipeline.pending_prefix)),
+                        grant("s3:DeleteObject", &objects(&pipeline.pending_prefix)),
+                        grant("s3:PutObject", &objects(&pipeline.completed_prefix)),
+                        grant("s3:PutObject", &objects(&pipeline.failed_prefix)),
+                        grant("s3:GetObject", &objects(&pipeline.completed_prefix)),
+                        grant("s3:GetObject", &objects(&pipeline.failed_prefix)),
+                        grant("s3:ListBucket", &bucket),
+                    ]),
+                ),
+                ("MigrateRole", read_role.iter().cloned().collect()),
+            ]);
+            for (role, wanted) in expected {
+                let policies = &parsed["Resources"][role]["Properties"]["Policies"];
+                let mut granted = BTreeSet::new();
+                for statement in policies[0]["PolicyDocument"]["Statement"]
+                    .as_array()
+                    .unwrap()
+                {
+                    let sid = statement["Sid"].as_str().unwrap_or_default();
+                    // Logs are written by Lambda for the function; the primary's secret key
+                    // is used by Secrets Manager on its behalf (kms:ViaService).
+                    if sid == "WriteOwnLogs" || sid == "DecryptMasterSecret" {
+                        continue;
+                    }
+                    assert_eq!(statement["Effect"], "Allow", "{role} {sid}");
+                    let resources: Vec<String> = match &statement["Resource"] {
+                        Value::Array(list) => list
+                            .iter()
+                            .map(|r| r["Fn::Sub"].as_str().unwrap().to_string())
+                            .collect(),
+                        one => vec![one["Fn::Sub"].as_str().unwrap().to_string()],
+                    };
+                    for action in actions(statement) {
+                        for resource in &resources {
+                            granted.insert(grant(action, resource));
+                        }
+                    }
+                }
+                assert_eq!(
+                    granted, wanted,
+                    "{file} {}: {role} grants what its function does not call, or misses a call",
+                    template.region
+                );
+            }
+        }
+    }
 }

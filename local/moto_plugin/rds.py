@@ -3,6 +3,7 @@
 moto keeps global clusters in its us-east-1 backend whatever Region a call names
 (RDSResponse.global_backend); member clusters live in their own Region's backend and a
 GlobalCluster holds them in `members`. `DBCluster.is_writer` marks the primary.
+The clusters' endpoints, as listeners in front of MariaDB, are rds_endpoints'.
 """
 
 from __future__ import annotations

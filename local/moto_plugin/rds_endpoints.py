@@ -727,7 +727,12 @@ class _Listener:
                 if self.stopped:
                     client.close()
                     break
-                mode = self.gateway.mode_for(self.kind)
+                try:
+                    mode = self.gateway.mode_for(self.kind)
+                except Exception:  # a cluster moto no longer knows well: refuse, keep listening
+                    log.exception("endpoint gateway: no role for %s", self.address)
+                    client.close()
+                    continue
                 if mode is None:
                     # This endpoint is no longer active for the cluster's role.
                     client.close()

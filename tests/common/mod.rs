@@ -150,3 +150,65 @@ pub async fn assert_nothing_left(aws: &AwsContext, env: &Environment) {
         "the global cluster is left"
     );
 }
+
+/// A query against the stand-in's MariaDB (`DEPLOY_TEST_MYSQL_PORT`, default 3307, root over
+/// TCP as `make local-up` sets it up), tab-separated rows.
+pub fn sql(query: &str) -> Vec<Vec<String>> {
+    let port = std::env::var("DEPLOY_TEST_MYSQL_PORT").unwrap_or_else(|_| "3307".into());
+    let output = std::process::Command::new("mariadb")
+        .args(["--no-defaults", "--protocol=tcp", "-h127.0.0.1"])
+        .arg(format!("-P{port}"))
+        .args(["-uroot", "--batch", "--skip-column-names", "-e", query])
+        .output()
+        .expect("the mariadb client (make local-up installs it)");
+    assert!(
+        output.status.success(),
+        "{query}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}
+
+/// A call to the stand-in's own API (`/moto-api/...`): POST with a JSON body, or GET.
+pub fn stand_in_api(environment: &Environment, path: &str, body: Option<&Value>) -> Value {
+    use std::io::{Read, Write};
+    let endpoint = &environment.endpoints.as_ref().unwrap().aws;
+    let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(address).expect("the stand-in is up");
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let method = if body.is_empty() { "GET" } else { "POST" };
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    assert!(
+        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+        "{method} {path}: {head}\n{body}"
+    );
+    // A chunked answer: the JSON is between the chunk sizes.
+    let json = body
+        .find(['{', '['])
+        .map(|start| &body[start..body.rfind(['}', ']']).map_or(body.len(), |e| e + 1)])
+        .unwrap_or("null");
+    serde_json::from_str(json).unwrap_or(Value::Null)
+}
+
+/// Generated reviews (scripts/generate-reviews.py) under `dir`, and their manifest.
+pub fn generate_reviews(dir: &Path, args: &[&str]) -> Value {
+    let generated = std::process::Command::new("python3")
+        .args(["scripts/generate-reviews.py", dir.to_str().unwrap()])
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(generated.success());
+    serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap()
+}
