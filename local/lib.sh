@@ -11,6 +11,11 @@ MARIADB_PORT=${MARIADB_PORT:-3307}
 MARIADB_DATA=$STATE_DIR/mariadb
 MARIADB_SOCKET=$RUN_DIR/mariadb.sock
 STARTUP_TIMEOUT=${LOCAL_STARTUP_TIMEOUT:-60}
+# The stand-in's Lambda runs these workspace bins on cargo-lambda (mk/lambdas.mk installs it
+# and exports CARGO_LAMBDA); CARGO_TARGET_DIR, when set, is where they are built.
+CARGO_LAMBDA=${CARGO_LAMBDA:-$HOME/.cache/deploy-tools/cargo-lambda-1.9.2/bin/cargo-lambda}
+LAMBDA_BINS=${LAMBDA_BINS:-preprocess,dbprocess,postprocess,migrate}
+LAMBDA_CONCURRENCY=${LAMBDA_CONCURRENCY:-4}
 
 say() { printf 'local: %s\n' "$*"; }
 die() { printf 'local: error: %s\n' "$*" >&2; exit 1; }

@@ -22,9 +22,16 @@ start_moto() {
     return 0
   fi
   port_busy "$MOTO_PORT" && die "port $MOTO_PORT is taken by a process local-up did not start: $(ss -Hltnp "sport = :$MOTO_PORT")"
+  [[ -x $CARGO_LAMBDA ]] || die "no cargo-lambda at $CARGO_LAMBDA (the stand-in's Lambda runs the functions on it); run 'make local-up', which installs it, or set CARGO_LAMBDA"
   # `python -m moto_plugin` installs the plugin, then runs moto's own server main.
-  ( cd "$ROOT/local" && MOTO_PLUGIN_MARIADB=127.0.0.1:$MARIADB_PORT PYTHONPATH=$ROOT/local exec setsid "$PY" -m moto_plugin \
-      -H 127.0.0.1 -p "$MOTO_PORT" </dev/null >>"$log" 2>&1 ) &
+  # IAM is enforced from the first request (the administrator is test/test), and Lambda runs
+  # the workspace's functions on cargo-lambda (local/moto_plugin/iam.py, awslambda.py).
+  ( cd "$ROOT/local" && MOTO_PLUGIN_MARIADB=127.0.0.1:$MARIADB_PORT PYTHONPATH=$ROOT/local \
+      INITIAL_NO_AUTH_ACTION_COUNT=0 \
+      MOTO_PLUGIN_LAMBDA_WORKSPACE=$ROOT MOTO_PLUGIN_LAMBDA_BINS=$LAMBDA_BINS \
+      MOTO_PLUGIN_CARGO_LAMBDA=$CARGO_LAMBDA MOTO_PLUGIN_LAMBDA_LOG_DIR=$LOG_DIR \
+      MOTO_PLUGIN_LAMBDA_CONCURRENCY=$LAMBDA_CONCURRENCY \
+      exec setsid "$PY" -m moto_plugin -H 127.0.0.1 -p "$MOTO_PORT" </dev/null >>"$log" 2>&1 ) &
   pid=$!
   echo "$pid" >"$pid_file"
   wait_for moto "$pid" "$log" http_ok "$url/moto-api/"
@@ -39,7 +46,7 @@ for region in ("us-east-1", "us-east-2", "us-west-2", "eu-west-1"):
     boto3.client("ec2", region_name=region, endpoint_url=sys.argv[1],
                  aws_access_key_id="test", aws_secret_access_key="test").describe_vpcs()
 PY
-  say "moto started (pid $pid) on $url; log: $log"
+  say "moto started (pid $pid) on $url, IAM enforced (administrator key test/test); log: $log; functions log to $LOG_DIR/lambda-<region>-<function>.log"
 }
 
 # --- MariaDB standing in for Aurora MySQL ------------------------------------------------

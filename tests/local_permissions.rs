@@ -43,10 +43,26 @@ fn a_permission_taken_from_a_function_role_fails_the_run_and_given_back_it_compl
     let data = dir.path().join("reviews");
     generate_reviews(
         &data,
-        &["--sets", "1", "--files", "2", "--reviews", "50", "--shared", "0"],
+        &[
+            "--sets",
+            "1",
+            "--files",
+            "2",
+            "--reviews",
+            "50",
+            "--shared",
+            "0",
+        ],
     );
     let set = data.join("set-1");
-    succeed(&["data", "upload", path, set.to_str().unwrap(), "--region", "us-east-1"]);
+    succeed(&[
+        "data",
+        "upload",
+        path,
+        set.to_str().unwrap(),
+        "--region",
+        "us-east-1",
+    ]);
 
     // postprocess may no longer read what it copied: the HeadObject that checks the copy is
     // refused (403), so the file cannot be moved, and the run fails with it still pending.
@@ -94,7 +110,13 @@ fn a_permission_taken_from_a_function_role_fails_the_run_and_given_back_it_compl
     // Given back, the next run completes both files (their rows were already in).
     put_policy(&original["policy"]);
     let report = json(&succeed(&[
-        "run", path, "--region", "us-east-1", "--wait", "--output", "json",
+        "run",
+        path,
+        "--region",
+        "us-east-1",
+        "--wait",
+        "--output",
+        "json",
     ]));
     assert_eq!(report["total"]["completed"], 2, "{report:#}");
     assert_eq!(report["total"]["failed"], 0, "{report:#}");

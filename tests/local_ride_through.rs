@@ -51,7 +51,14 @@ fn deploy_with_data(dir: &Path, path: &str, name: &str) -> Value {
     );
     for (set, region) in [("set-1", "us-east-1"), ("set-2", "us-east-2")] {
         let set = data.join(set);
-        succeed(&["data", "upload", path, set.to_str().unwrap(), "--region", region]);
+        succeed(&[
+            "data",
+            "upload",
+            path,
+            set.to_str().unwrap(),
+            "--region",
+            region,
+        ]);
     }
     manifest
 }

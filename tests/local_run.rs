@@ -149,7 +149,12 @@ fn both_regions_ingest_at_once_bad_lines_and_files_are_reported_a_second_run_has
     assert_eq!(east1["totals"]["completed"], 4, "{report:#}");
     assert_eq!(east1["totals"]["failed"], 1, "{report:#}");
     assert_eq!(east1["totals"]["rejected"], 12, "{report:#}");
-    assert_eq!(output.status.code(), Some(3), "{}", common::text(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        common::text(&output.stderr)
+    );
     let failures = east1["failures"].as_array().unwrap();
     assert_eq!(failures.len(), 1, "{report:#}");
     assert_eq!(failures[0]["key"], "book-reviews/reviews/broken.json.gz");

@@ -428,8 +428,8 @@ fn every_region_has_the_resources_the_application_needs() {
             );
             assert_eq!(
                 count("AWS::EC2::VPCEndpoint"),
-                2,
-                "{r}: S3, Secrets Manager"
+                3,
+                "{r}: S3, Secrets Manager, RDS (the functions ask which endpoint writes)"
             );
             assert_eq!(count("AWS::S3::Bucket"), 2, "{r}: assets, data");
             assert_eq!(count("AWS::Lambda::Function"), 4, "{r}");

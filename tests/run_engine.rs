@@ -19,7 +19,7 @@ use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::DateTime;
 use deploy::cloudformation::events::StackEvent;
 use deploy::progress::Progress;
-use deploy::workflow::{run_name, run_on_aws, PendingFile, RunStatus, Totals};
+use deploy::workflow::{run_execution, run_name, PendingFile, RunStatus, Totals};
 
 const MACHINE: &str = "arn:aws:states:us-east-2:123456789012:stateMachine:shop-prod-ingest";
 
@@ -105,7 +105,7 @@ async fn the_execution_is_named_after_the_listing_and_followed_to_its_summary() 
         .output(|| described(ExecutionStatus::Succeeded, Some(SUMMARY)))
         .build();
     let recorder = Recorder::default();
-    let run = run_on_aws(
+    let run = run_execution(
         &client(&[&start, &describe]),
         Duration::from_millis(1),
         "us-east-2",
@@ -162,7 +162,7 @@ async fn starting_twice_follows_the_execution_already_started_for_that_listing()
     let describe = mock!(Client::describe_execution)
         .match_requests(move |r| r.execution_arn() == Some(arn.as_str()))
         .then_output(|| described(ExecutionStatus::Running, None));
-    let run = run_on_aws(
+    let run = run_execution(
         &client(&[&start, &describe]),
         Duration::from_millis(1),
         "us-east-2",
@@ -188,7 +188,7 @@ async fn a_failed_execution_ends_with_its_error_and_cause() {
         failed.cause = Some("The specified tolerated failure threshold was exceeded".into());
         failed
     });
-    let run = run_on_aws(
+    let run = run_execution(
         &client(&[&start, &describe]),
         Duration::from_millis(1),
         "us-east-2",

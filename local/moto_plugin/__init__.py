@@ -12,13 +12,24 @@ Each part lives in its own module and has its own test under local/tests/:
   AWS::RDS::DBInstance joining its cluster, SwitchoverGlobalCluster,
   FailoverGlobalCluster, cross-Region RemoveFromGlobalCluster, DeleteDBCluster leaving
   its global cluster, write forwarding status.
+- rds_endpoints (installed by rds): with MOTO_PLUGIN_MARIADB, each aurora-mysql cluster's
+  writer and reader endpoints listen on loopback addresses of their own in front of
+  MariaDB, with Aurora's rules for the cluster's role (read-only readers, write
+  forwarding, the inactive writer endpoint of a secondary); outages, also on switchover.
 - cloudwatch: CloudWatch over Smithy RPC v2 CBOR (the Rust SDK's protocol), translated to
   moto's JSON-protocol handler.
 - secretsmanager: AWS::SecretsManager::Secret (GenerateSecretString, ReplicaRegions) and
   AWS::SecretsManager::SecretTargetAttachment.
-- awslambda: the simple (no Docker) Lambda backend can answer a queued function error or
-  service error, and lists the invocations it answered.
-- stepfunctions: Retry waits recorded, and shortened when MOTO_PLUGIN_RETRY_SLEEP_SCALE says.
+- iam: IAM enforced as AWS enforces it (with INITIAL_NO_AUTH_ACTION_COUNT=0): the `test`
+  administrator, AWS's actions and resource ARNs, CloudFormation roles' policies, services
+  assuming roles they are trusted by, CloudWatch CBOR checked as signed.
+- s3: a missing key is 403 without s3:ListBucket; a copy needs s3:GetObject on its source.
+- awslambda: with MOTO_PLUGIN_LAMBDA_WORKSPACE, Invoke runs the function's real code on
+  cargo-lambda with its role's credentials; the simple (no Docker) Lambda backend can
+  answer a queued function error or service error, and lists the invocations it answered.
+- stepfunctions: the engine calls as the state machine's role; CloudFormation state
+  machines run (DefinitionSubstitutions); Retry waits recorded, and shortened when
+  MOTO_PLUGIN_RETRY_SLEEP_SCALE says.
 """
 
 MOTO_VERSION = "5.2.5"
@@ -40,9 +51,21 @@ def install() -> None:
             f"moto_plugin targets moto {MOTO_VERSION}, found {moto.__version__}"
         )
 
-    from . import awslambda, cloudformation, cloudwatch, rds, secretsmanager, stepfunctions
+    from . import (
+        awslambda,
+        cloudformation,
+        cloudwatch,
+        iam,
+        rds,
+        s3,
+        secretsmanager,
+        stepfunctions,
+    )
 
     cloudwatch.install()
+    # After cloudwatch: it wraps the CBOR route. Seeds the administrator.
+    iam.install()
+    s3.install()
     rds.install()
     secretsmanager.install()
     awslambda.install()

@@ -32,7 +32,7 @@ pub fn local_config(endpoint: &str, region: &str) -> SdkConfig {
         .region(aws_config::Region::new(region.to_string()))
         .endpoint_url(endpoint)
         .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
-            aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "local"),
+            aws_sdk_s3::config::Credentials::new("test", "test", None, None, "local"),
         ))
         .build()
 }

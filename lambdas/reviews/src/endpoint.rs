@@ -78,7 +78,9 @@ impl ClusterEndpoints {
                 return Ok(target.clone());
             }
         }
-        let target = self.describe().await?;
+        // Boxed: the SDK's futures are deep, and every function that connects would
+        // otherwise carry them in its own future's type (rustc's layout depth limit).
+        let target = Box::pin(self.describe()).await?;
         tracing::info!(cluster = %self.cluster_id, host = %target.host, port = target.port,
             role = ?target.role, "resolved the write endpoint");
         *cached = Some((target.clone(), Instant::now()));

@@ -147,15 +147,20 @@ pub async fn dbprocess(
     req: DbProcessRequest,
     deadline: Option<Instant>,
 ) -> Result<IngestReport> {
-    let stop_at = deadline.map(|d| d - deadline_margin(d.saturating_duration_since(Instant::now())));
+    let stop_at =
+        deadline.map(|d| d - deadline_margin(d.saturating_duration_since(Instant::now())));
     let result = async {
         let object = state.store.object_id(&req.key, req.etag.as_deref()).await?;
         tracing::info!(key = %object.key, etag = %object.etag, "ingesting object");
         let store = state.store.clone();
         let to_open = object.clone();
-        ingest_object_until(&state.db, &state.settings, &object, stop_at, move || async move {
-            store.open(&to_open).await
-        })
+        ingest_object_until(
+            &state.db,
+            &state.settings,
+            &object,
+            stop_at,
+            move || async move { store.open(&to_open).await },
+        )
         .await
     }
     .await;

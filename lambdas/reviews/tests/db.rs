@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::{fixture, open_file, synthetic_lines, TestDb};
 use mysql_async::prelude::Queryable;
 use reviews::db::{Consistency, Purpose, StatementLog, TlsMode};
-use reviews::ingest::{ingest_object, IngestSettings, ObjectId, Outcome};
+use reviews::ingest::{ingest_object, ingest_object_until, IngestSettings, ObjectId, Outcome};
 use reviews::Error;
 
 fn settings(region: &str) -> IngestSettings {
@@ -337,6 +337,9 @@ async fn killed_connection_fails_the_run_and_the_retry_completes_exactly() {
         msg.contains("big.json") && msg.contains("database error while"),
         "{msg}"
     );
+    // A lost connection is the writer going away (a restart, a switchover): the state
+    // machine retries this kind instead of failing the file.
+    assert_eq!(err.kind(), "DatabaseUnavailable", "{msg}");
     let landed = t.count("SELECT COUNT(*) FROM reviews").await;
     assert!(
         landed > 0 && landed < n as u64,
@@ -514,4 +517,91 @@ async fn the_writer_issues_nothing_write_forwarding_rejects() {
         }
     }
     t.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_stopped_at_its_deadline_is_incomplete_and_the_next_attempt_completes_it_exactly() {
+    let (t, db) = TestDb::migrated("deadline").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.json");
+    let n = 6_000;
+    std::fs::write(&path, synthetic_lines(n, "D")).unwrap();
+    let obj = ObjectId::new("long.json", "e");
+    let s = IngestSettings {
+        region_indicator: "r".into(),
+        batch_size: 100,
+        writers: 2,
+    };
+
+    // Past its deadline before it starts: nothing is written, and it says so.
+    let none = ingest_object_until(&db, &s, &obj, Some(Instant::now()), open_file(path.clone()))
+        .await
+        .unwrap();
+    assert_eq!(none.outcome, Outcome::Incomplete);
+    assert_eq!((none.batches, none.inserted), (0, 0));
+    assert_eq!(t.count("SELECT COUNT(*) FROM reviews").await, 0);
+
+    // A deadline in the middle: some batches committed, the rest left for the next call.
+    let soon = Instant::now() + Duration::from_millis(300);
+    let part = ingest_object_until(&db, &s, &obj, Some(soon), open_file(path.clone()))
+        .await
+        .unwrap();
+    let landed = t.count("SELECT COUNT(*) FROM reviews").await;
+    if part.outcome == Outcome::Incomplete {
+        assert_eq!(
+            part.inserted, landed,
+            "an incomplete report counts what is committed"
+        );
+        assert!(landed < n as u64);
+    }
+
+    // The next attempt resumes after the committed batches and ends with the counts of a
+    // run that never stopped.
+    let done = ingest_object(&db, &s, &obj, open_file(path)).await.unwrap();
+    assert_eq!(done.outcome, Outcome::Ingested);
+    assert_eq!(
+        (
+            done.read,
+            done.inserted,
+            done.already_present,
+            done.rejected
+        ),
+        (n as u64, n as u64, 0, 0)
+    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM reviews").await, n as u64);
+    t.drop_db().await;
+}
+
+#[test]
+fn errors_that_pass_by_themselves_are_told_apart() {
+    use reviews::error::{transience, Transience};
+    let server = |code: u16| {
+        mysql_async::Error::Server(mysql_async::ServerError {
+            code,
+            message: String::new(),
+            state: "HY000".into(),
+        })
+    };
+    assert_eq!(
+        transience(&server(1290)),
+        Some(Transience::Unavailable),
+        "read-only: a demoted writer"
+    );
+    assert_eq!(transience(&server(1836)), Some(Transience::Unavailable));
+    assert_eq!(
+        transience(&server(1213)),
+        Some(Transience::Busy),
+        "deadlock"
+    );
+    assert_eq!(
+        transience(&server(1205)),
+        Some(Transience::Busy),
+        "lock wait"
+    );
+    assert_eq!(
+        transience(&server(1062)),
+        None,
+        "a duplicate key is a bug, not a blip"
+    );
+    assert_eq!(transience(&server(1406)), None, "data too long");
 }
