@@ -268,24 +268,7 @@ pub async fn run_execution(
     wait: bool,
     progress: &dyn Progress,
 ) -> anyhow::Result<RegionRun> {
-    let name = run_name(files);
-    let started = sfn
-        .start_execution()
-        .state_machine_arn(state_machine)
-        .name(&name)
-        .input("{}")
-        .send()
-        .await;
-    let execution = match started {
-        Ok(started) => started.execution_arn().to_string(),
-        // Started before with this listing: that execution is this run.
-        Err(error) if error.code() == Some("ExecutionAlreadyExists") => {
-            execution_arn(state_machine, &name)
-        }
-        Err(error) => {
-            return Err(api_error(error)).context(format!("starting {state_machine}"));
-        }
-    };
+    let (name, execution) = start_or_join(sfn, state_machine, &run_name(files)).await?;
     progress.message(&format!(
         "{region}: execution {name} for {} files",
         files.len()
@@ -338,6 +321,53 @@ pub async fn run_execution(
         }
         tokio::time::sleep(poll_interval).await;
     }
+}
+
+/// Starts an execution for a listing, or joins the one already running for it. Step
+/// Functions keeps an execution's name for 90 days, closed or not (StartExecution:
+/// ExecutionAlreadyExists), so a listing whose run ended (failed, or its files uploaded
+/// again since) gets the next free name, `<name>-2`, `<name>-3`, ...: a second `deploy run`
+/// never runs a backlog twice at once, and a backlog left by a failed run can be run again.
+async fn start_or_join(
+    sfn: &aws_sdk_sfn::Client,
+    state_machine: &str,
+    base: &str,
+) -> anyhow::Result<(String, String)> {
+    for attempt in 1..=100 {
+        let name = if attempt == 1 {
+            base.to_string()
+        } else {
+            format!("{base}-{attempt}")
+        };
+        let started = sfn
+            .start_execution()
+            .state_machine_arn(state_machine)
+            .name(&name)
+            .input("{}")
+            .send()
+            .await;
+        match started {
+            Ok(started) => return Ok((name, started.execution_arn().to_string())),
+            Err(error) if error.code() == Some("ExecutionAlreadyExists") => {
+                let arn = execution_arn(state_machine, &name);
+                let described = sfn
+                    .describe_execution()
+                    .execution_arn(&arn)
+                    .send()
+                    .await
+                    .map_err(api_error)
+                    .with_context(|| format!("describing {arn}"))?;
+                // Started before with this listing and still running: that is this run.
+                if described.status().as_str() == "RUNNING" {
+                    return Ok((name, arn));
+                }
+            }
+            Err(error) => {
+                return Err(api_error(error)).context(format!("starting {state_machine}"));
+            }
+        }
+    }
+    anyhow::bail!("{state_machine} has run the same listing 100 times: check its failures")
 }
 
 /// `arn:<partition>:states:<region>:<account>:execution:<state machine>:<name>`.

@@ -88,7 +88,7 @@ fn a_permission_taken_from_a_function_role_fails_the_run_and_given_back_it_compl
         boto3(
             &endpoint,
             &format!(
-                "{IAM}iam.put_role_policy(RoleName='{role_name}', PolicyName='postprocess', PolicyDocument=json.dumps({}))",
+                "{IAM}iam.put_role_policy(RoleName='{role_name}', PolicyName='postprocess', PolicyDocument={})",
                 serde_json::to_string(&document.to_string()).unwrap()
             ),
         );
@@ -105,7 +105,13 @@ fn a_permission_taken_from_a_function_role_fails_the_run_and_given_back_it_compl
     let status = json(&succeed(&["status", path, "--output", "json"]));
     let east1 = &status["buckets"][0];
     assert_eq!(east1["region"], "us-east-1", "{status:#}");
-    assert_eq!(east1["completed"], 0, "{status:#}");
+    // Copied, but never deleted from pending: the move did not complete.
+    assert_eq!(east1["pending"], 2, "{status:#}");
+    assert!(
+        text(&output.stderr).contains("the run failed in us-east-1"),
+        "{}",
+        text(&output.stderr)
+    );
 
     // Given back, the next run completes both files (their rows were already in).
     put_policy(&original["policy"]);

@@ -173,10 +173,47 @@ async fn starting_twice_follows_the_execution_already_started_for_that_listing()
     )
     .await
     .unwrap();
-    // Not waited for: the table says it is running, under the one execution.
+    // Not waited for: the table says it is running, under the one execution (described
+    // once to see that it runs, once for the table).
     assert_eq!(run.status, RunStatus::Running);
-    assert_eq!(describe.num_calls(), 1);
+    assert_eq!(describe.num_calls(), 2);
     assert_eq!(run.execution.as_deref(), Some(execution(&name).as_str()));
+}
+
+#[tokio::test]
+async fn a_listing_whose_run_failed_is_run_again_under_the_next_name() {
+    // The same files are still pending after a failed run (a permission fixed since): Step
+    // Functions keeps the name for 90 days, so the new run is `<name>-2`.
+    let name = run_name(&files());
+    let taken = name.clone();
+    let start_taken = mock!(Client::start_execution)
+        .match_requests(move |r| r.name() == Some(taken.as_str()))
+        .then_http_response(|| sfn_error("ExecutionAlreadyExists", "Execution Already Exists"));
+    let second = format!("{name}-2");
+    let wanted = second.clone();
+    let start_second = mock!(Client::start_execution)
+        .match_requests(move |r| r.name() == Some(wanted.as_str()))
+        .then_output(|| started("x"));
+    let old = execution(&name);
+    let describe_old = mock!(Client::describe_execution)
+        .match_requests(move |r| r.execution_arn() == Some(old.as_str()))
+        .then_output(|| described(ExecutionStatus::Failed, None));
+    let describe_new =
+        mock!(Client::describe_execution).then_output(|| described(ExecutionStatus::Running, None));
+    let run = run_execution(
+        &client(&[&start_taken, &start_second, &describe_old, &describe_new]),
+        Duration::from_millis(1),
+        "us-east-2",
+        MACHINE,
+        &files(),
+        false,
+        &Recorder::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(run.name.as_deref(), Some(second.as_str()));
+    assert_eq!(start_second.num_calls(), 1);
+    assert_eq!(run.status, RunStatus::Running);
 }
 
 #[tokio::test]
