@@ -24,7 +24,9 @@ $(CARGO_LAMBDA):
 .PHONY: lambdas
 lambdas: $(CARGO_LAMBDA) ## build the Lambda functions as reproducible bootstrap zips under target/lambda/ (LAMBDA_ARCH=arm64|x86_64)
 	@if [ "$(LAMBDA_ARCH)" = arm64 ] && ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then \
-	  echo "arm64 needs the aarch64 Rust standard library: rustup target add aarch64-unknown-linux-gnu (or choose x86_64: set pipeline.architecture: x86_64 in the environment file, or LAMBDA_ARCH=x86_64 for make)" >&2; exit 1; fi
+	  echo "installing the aarch64 Rust standard library for the arm64 functions (rustup target add aarch64-unknown-linux-gnu)" >&2; \
+	  rustup target add aarch64-unknown-linux-gnu || { \
+	  echo "arm64 needs the aarch64 Rust standard library and rustup could not install it; or choose x86_64: set pipeline.architecture: x86_64 in the environment file, or LAMBDA_ARCH=x86_64 for make" >&2; exit 1; }; fi
 	rm -rf $(LAMBDA_OUT)/build && mkdir -p $(LAMBDA_OUT)
 	PATH="$(LAMBDAS_VENV)/bin:$$PATH" CARGO_PROFILE_RELEASE_STRIP=symbols \
 	  $(CARGO_LAMBDA) lambda build --release $(if $(filter arm64,$(LAMBDA_ARCH)),--arm64,--x86-64) --lambda-dir $(LAMBDA_OUT)/build \
@@ -43,3 +45,18 @@ bench-lambdas: ## benchmark review ingestion against LOAD DATA and a naive INSER
 	cargo build --release -p ingest --bins
 	$(CARGO_TARGET_DIR)/release/reviews-bench --database-url "$${DEPLOY_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3307/}" \
 	  --ingest-bin $(CARGO_TARGET_DIR)/release/ingest $(BENCH_ARGS)
+
+# The functions as the local stand-in runs them: host builds of the workspace's bins, the same
+# binaries `cargo lambda watch` runs for the stand-in's Lambda (local/moto_plugin/awslambda.py),
+# zipped the same way, for `deploy up` of an environment with `endpoints`. No cross-compiling
+# and no arm64 standard library, so `make demo` works on a fresh machine.
+LOCAL_LAMBDA_OUT := $(CURDIR)/target/lambda/local
+
+.PHONY: lambdas-local
+lambdas-local: ## the functions as the stand-in runs them (host debug builds), zipped under target/lambda/local/
+	cargo build --bins
+	@for f in $(LAMBDA_FUNCTIONS); do \
+	  zip=$(LOCAL_LAMBDA_OUT)/$$f/bootstrap.zip; bin=$(CARGO_TARGET_DIR)/debug/$$f; \
+	  if [ ! -f $$zip ] || [ $$bin -nt $$zip ]; then \
+	    mkdir -p $(LOCAL_LAMBDA_OUT)/$$f; LAMBDA_ZIP_LEVEL=1 scripts/lambdas-zip.py $$bin $$zip; fi; \
+	done

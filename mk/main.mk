@@ -22,6 +22,9 @@ demo: build local-up $(CARGO_LAMBDA) ## deploy environments/local.yaml to the st
 
 .PHONY: test
 test: tools lambdas local-up ## run every test; installs and starts what they need first
+	@# The functions as the stand-in's Lambda runs them (cargo lambda watch, no dev-dependencies),
+	@# built before the tests so no test waits for their first compile.
+	cargo build --bins
 	cargo test --workspace --all-targets
 	DEPLOY_BIN=$(DEPLOY) $(MAKE) --no-print-directory test-local-plugin
 

@@ -32,18 +32,23 @@ impl Zip {
 /// Builds the functions' zips with the project's own recipe (`make lambdas`: pinned
 /// cargo-lambda and zig, reproducible zips, the glibc check). Cargo rebuilds only what
 /// changed, and an unchanged function gives the same bytes, so the same S3 key.
-pub fn build(architecture: &str) -> anyhow::Result<()> {
+/// For the local stand-in (`Target::StandIn`), the zips hold the host builds it runs
+/// (`make lambdas-local`): no cross-compiling, no arm64 standard library.
+pub fn build(target: Target) -> anyhow::Result<()> {
     if !Path::new("mk/lambdas.mk").exists() {
         bail!(
             "the functions are built from this repository: run deploy from its top directory, or pass --lambda-dir with zips built by `make lambdas`"
         );
     }
+    let args = match target {
+        Target::Aws { architecture } => {
+            vec!["lambdas".to_string(), format!("LAMBDA_ARCH={architecture}")]
+        }
+        Target::StandIn => vec!["lambdas-local".to_string()],
+    };
     let status = std::process::Command::new("make")
-        .args([
-            "--no-print-directory",
-            "lambdas",
-            &format!("LAMBDA_ARCH={architecture}"),
-        ])
+        .arg("--no-print-directory")
+        .args(&args)
         // Keep stdout for the command's own result (--output json).
         .stdout(std::process::Stdio::from(std::io::stderr()))
         .status()
@@ -52,6 +57,25 @@ pub fn build(architecture: &str) -> anyhow::Result<()> {
         bail!("building the functions failed ({status}); the output above says why");
     }
     Ok(())
+}
+
+/// What the zips are built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// Lambda, for the environment's architecture (arm64 or x86_64).
+    Aws { architecture: &'a str },
+    /// The local stand-in, which runs host builds of the functions.
+    StandIn,
+}
+
+impl Target<'_> {
+    /// Where `make` leaves the zips: `target/lambda/<architecture>` or `target/lambda/local`.
+    pub fn default_dir(&self) -> PathBuf {
+        PathBuf::from("target/lambda").join(match self {
+            Target::Aws { architecture } => architecture,
+            Target::StandIn => "local",
+        })
+    }
 }
 
 /// Reads `<dir>/<function>/bootstrap.zip` for every function.

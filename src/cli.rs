@@ -99,17 +99,10 @@ pub struct UpArgs {
     pub output: OutputFormat,
     /// Use the functions' zips in this directory (`<dir>/<function>/bootstrap.zip`, as
     /// `make lambdas` leaves them) instead of building them. Default: build them with
-    /// `make lambdas` into target/lambda/<the environment's architecture>.
+    /// `make lambdas` into target/lambda/<the environment's architecture> (for the local
+    /// stand-in, `make lambdas-local` into target/lambda/local).
     #[arg(long, value_name = "DIR")]
     pub lambda_dir: Option<PathBuf>,
-}
-
-impl UpArgs {
-    pub fn lambda_dir(&self, architecture: &str) -> PathBuf {
-        self.lambda_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("target/lambda").join(architecture))
-    }
 }
 
 #[derive(Debug, clap::Args)]

@@ -134,14 +134,28 @@ pub async fn up(
 
     progress.message("preflight: credentials, VPCs, subnets, engine version, names");
     let discovered = crate::preflight::preflight(environment, aws).await?;
-    let architecture = environment.pipeline.architecture.as_str();
-    if args.lambda_dir.is_none() {
-        progress.message(&format!(
-            "bundling the functions for {architecture} (make lambdas)"
-        ));
-        bundle::build(architecture)?;
-    }
-    let zips = bundle::load_zips(&args.lambda_dir(architecture))?;
+    let target = if aws.is_local() {
+        bundle::Target::StandIn
+    } else {
+        bundle::Target::Aws {
+            architecture: environment.pipeline.architecture.as_str(),
+        }
+    };
+    let zips = match &args.lambda_dir {
+        Some(dir) => bundle::load_zips(dir)?,
+        None => {
+            progress.message(&match target {
+                bundle::Target::Aws { architecture } => {
+                    format!("bundling the functions for {architecture} (make lambdas)")
+                }
+                bundle::Target::StandIn => {
+                    "bundling the functions as the stand-in runs them (make lambdas-local)".into()
+                }
+            });
+            bundle::build(target)?;
+            bundle::load_zips(&target.default_dir())?
+        }
+    };
 
     let mut known = Known {
         discovered,
