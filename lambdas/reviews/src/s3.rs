@@ -124,6 +124,12 @@ impl S3Store {
             {
                 Ok(None)
             }
+            // A HEAD answer has no body to name the error: the status is all there is.
+            Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(403) => Err(self.fail(
+                "head",
+                key,
+                "403 Forbidden: access denied (S3 also answers 403 for a missing key to a caller without s3:ListBucket on the bucket)",
+            )),
             Err(e) => Err(self.fail("head", key, DisplayErrorContext(e))),
         }
     }
