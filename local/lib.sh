@@ -1,5 +1,5 @@
 # Shared by up.sh and down.sh: paths, PID files and waiting. Sourced, not run.
-# Everything binds to 127.0.0.1 only (DESIGN §7); state lives under .local/ (gitignored).
+# Everything binds to 127.0.0.1 only; state lives under .local/ (gitignored).
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${VENV:-$ROOT/.venv}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start the local stand-ins for AWS on 127.0.0.1 (DESIGN §7): `make local-up`.
+# Start the local stand-ins for AWS on 127.0.0.1: `make local-up`.
 # Idempotent: a service already running from an earlier run is detected (PID file plus
 # command line) and left alone. Stop them with local/down.sh (`make local-down`).
 set -euo pipefail

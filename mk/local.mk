@@ -1,4 +1,4 @@
-# Local stand-ins for AWS (DESIGN §7), on 127.0.0.1 only: moto server with the project's
+# Local stand-ins for AWS, on 127.0.0.1 only: moto server with the project's
 # plugin (local/moto_plugin) on 5000, MariaDB on 3307. moto enforces IAM (administrator key
 # test/test) and its Lambda runs the workspace's functions on cargo-lambda (CARGO_LAMBDA,
 # mk/lambdas.mk), each with its own role's credentials. State: .local/ (run/ PID files,

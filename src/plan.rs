@@ -31,7 +31,7 @@ pub struct StackPlan {
 /// Stacks that can be deployed at the same time, once every earlier wave is done.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Wave {
-    /// 1-based, as DESIGN §3 counts them.
+    /// 1-based, as the README's picture counts them.
     pub number: u8,
     /// What the wave builds, for people.
     pub description: String,
@@ -229,7 +229,7 @@ pub fn stack_name(environment: &Environment, part: Part, region: &str) -> String
 }
 
 impl StackPlan {
-    /// The stacks of an environment in DESIGN §3's order:
+    /// The stacks of an environment, in order:
     /// 1. assets and network in every Region;
     /// 2. the database in the primary (it creates the global cluster and the secret);
     /// 3. the database in every secondary (they join the global cluster);

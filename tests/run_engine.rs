@@ -1,8 +1,9 @@
-//! `deploy run` on AWS, where each Region's state machine runs: moto cannot execute the
-//! state machines CloudFormation creates (DESIGN §7), so these tests use responses shaped
-//! like Step Functions' documented ones (aws-smithy-mocks): the execution named after the
-//! pending listing, a second start that finds that execution, following it to its summary,
-//! and a failed execution's error and cause.
+//! `deploy run`'s side of an execution, against responses shaped like Step Functions'
+//! documented ones (aws-smithy-mocks), for what moto's engine does not answer as AWS does:
+//! the execution named after the pending listing, a second start that finds that execution
+//! running, a listing whose run ended started again under the next name, following an
+//! execution to its summary, and a failed execution's error and cause. The runs themselves
+//! are tested end to end on the stand-in (tests/local_run.rs).
 #![cfg(feature = "aws")]
 
 use std::sync::Mutex;

@@ -473,7 +473,7 @@ class CfnGlobalCluster(CloudFormationModel):
         if "DeletionProtection" in props:
             global_cluster.deletion_protection = cfn_bool(props["DeletionProtection"])
         if props.get("EngineVersion"):
-            # A major version upgrade goes through the global cluster (DESIGN §8).
+            # A major version upgrade goes through the global cluster (AWS user guide, "Upgrading the major version of an Amazon Aurora global database").
             global_cluster.engine_version = props["EngineVersion"]
             for member in global_cluster.members:
                 member.engine_version = props["EngineVersion"]
@@ -618,7 +618,7 @@ class CfnDBCluster(CloudFormationModel):
                     f"cluster's engine version {global_cluster.engine_version}."
                 )
             if cfn_bool(props.get("ManageMasterUserPassword")):
-                # DESIGN §8: not supported for global database members.
+                # AWS: not supported for global database members ("Password management with Amazon RDS and AWS Secrets Manager", limitations).
                 raise InvalidParameterCombination(
                     "ManageMasterUserPassword is not supported for clusters in a global database."
                 )
@@ -744,7 +744,7 @@ class CfnDBCluster(CloudFormationModel):
         backend = rds_backends[account_id][region_name]
         snapshot_name = None
         if self.deletion_policy == "Snapshot":
-            # AWS::RDS::DBCluster's default DeletionPolicy is Snapshot (DESIGN §8).
+            # AWS::RDS::DBCluster's default DeletionPolicy is Snapshot (its CloudFormation documentation, DeletionPolicy).
             snapshot_name = f"{self.identifier}-final-{mock_random.get_random_hex(8)}"
         backend.delete_db_cluster(self.identifier, snapshot_name)
 

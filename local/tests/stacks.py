@@ -1,4 +1,4 @@
-"""Small templates shaped like the project's database stacks (DESIGN §3)."""
+"""Small templates shaped like the project's database stacks."""
 
 ENGINE_VERSION = "8.0.mysql_aurora.3.05.2"
 

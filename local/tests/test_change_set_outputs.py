@@ -45,7 +45,7 @@ def test_update_change_set_refreshes_outputs(client):
 
 
 def test_no_change_update_is_reported_as_moto_does(client):
-    """Pins the two no-change answers the deploy engine must accept (DESIGN §7)."""
+    """Pins the two no-change answers the deploy engine must accept."""
     import botocore.exceptions
     import pytest
 

@@ -1,4 +1,4 @@
-"""The ingestion state machine's control flow in moto's Step Functions engine (DESIGN §7).
+"""The ingestion state machine's control flow in moto's Step Functions engine.
 
 The definition is the real one: `deploy render` of environments/local.yaml with
 max_concurrency 1 (so the canned Lambda results are consumed in a known order), created
