@@ -94,31 +94,58 @@ pub async fn read_failures(
     bucket: &str,
     files: &[PendingFile],
 ) -> anyhow::Result<Vec<FileFailure>> {
-    let s3 = aws.s3(region);
     let pipeline = &environment.pipeline;
+    let moved_to = |file: &PendingFile| {
+        let below = file
+            .key
+            .strip_prefix(pipeline.pending_prefix.as_str())
+            .unwrap_or(&file.key);
+        format!("{}{below}", pipeline.failed_prefix)
+    };
+    read_beside(aws, region, bucket, files, |file| {
+        let moved_to = moved_to(file);
+        let report = format!("{moved_to}.report.json");
+        (
+            report,
+            move |file: &PendingFile, report: serde_json::Value| {
+                let error = &report["error"];
+                FileFailure {
+                    key: file.key.clone(),
+                    moved_to,
+                    error: error["Error"].as_str().unwrap_or("unknown").to_string(),
+                    cause: failure_cause(error["Cause"].as_str().unwrap_or_default()),
+                }
+            },
+        )
+    })
+    .await
+}
+
+/// For each of `files`, the JSON object `object_of` names for it (and how to read it),
+/// when there is one, in the files' order: a few dozen requests at a time.
+async fn read_beside<T, R>(
+    aws: &AwsContext,
+    region: &str,
+    bucket: &str,
+    files: &[PendingFile],
+    object_of: impl Fn(&PendingFile) -> (String, R),
+) -> anyhow::Result<Vec<T>>
+where
+    R: FnOnce(&PendingFile, serde_json::Value) -> T,
+{
+    let s3 = aws.s3(region);
     let mut found = Vec::new();
     for chunk in files.chunks(32) {
         let reads = chunk.iter().map(|file| {
-            let below = file
-                .key
-                .strip_prefix(pipeline.pending_prefix.as_str())
-                .unwrap_or(&file.key);
-            let moved_to = format!("{}{below}", pipeline.failed_prefix);
-            let key = format!("{moved_to}.report.json");
+            let (key, read) = object_of(file);
             let s3 = s3.clone();
             async move {
                 match s3.get_object().bucket(bucket).key(&key).send().await {
                     Ok(object) => {
                         let body = object.body.collect().await?.into_bytes();
-                        let report: serde_json::Value = serde_json::from_slice(&body)
+                        let value = serde_json::from_slice(&body)
                             .with_context(|| format!("reading s3://{bucket}/{key}"))?;
-                        let error = &report["error"];
-                        anyhow::Ok(Some(FileFailure {
-                            key: file.key.clone(),
-                            moved_to,
-                            error: error["Error"].as_str().unwrap_or("unknown").to_string(),
-                            cause: failure_cause(error["Cause"].as_str().unwrap_or_default()),
-                        }))
+                        anyhow::Ok(Some(read(file, value)))
                     }
                     Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
                         Ok(None)
@@ -167,39 +194,22 @@ pub async fn read_rejects(
     bucket: &str,
     files: &[PendingFile],
 ) -> anyhow::Result<Vec<FileRejects>> {
-    let s3 = aws.s3(region);
     let pipeline = &environment.pipeline;
-    let mut found = Vec::new();
-    // A few dozen requests at a time.
-    for chunk in files.chunks(32) {
-        let reads = chunk.iter().map(|file| {
-            let below = file
-                .key
-                .strip_prefix(pipeline.pending_prefix.as_str())
-                .unwrap_or(&file.key);
-            let key = format!("{}{below}.rejects.json", pipeline.completed_prefix);
-            let s3 = s3.clone();
-            async move {
-                match s3.get_object().bucket(bucket).key(&key).send().await {
-                    Ok(object) => {
-                        let body = object.body.collect().await?.into_bytes();
-                        let rejects: FileRejects = serde_json::from_slice(&body)
-                            .with_context(|| format!("reading s3://{bucket}/{key}"))?;
-                        anyhow::Ok(Some(rejects))
-                    }
-                    Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
-                        Ok(None)
-                    }
-                    Err(error) => Err(api_error(error))
-                        .with_context(|| format!("reading s3://{bucket}/{key}")),
-                }
-            }
-        });
-        for read in futures_util::future::join_all(reads).await {
-            found.extend(read?);
-        }
-    }
-    Ok(found)
+    let rejects = read_beside(aws, region, bucket, files, |file| {
+        let below = file
+            .key
+            .strip_prefix(pipeline.pending_prefix.as_str())
+            .unwrap_or(&file.key);
+        let key = format!("{}{below}.rejects.json", pipeline.completed_prefix);
+        (key, |_: &PendingFile, value: serde_json::Value| {
+            serde_json::from_value::<FileRejects>(value)
+        })
+    })
+    .await?;
+    rejects
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .context("a rejects object is not {key, rejected, lines}")
 }
 
 impl RegionRun {

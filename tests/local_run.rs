@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use common::{deploy, environment_named, json, lambda_dir, succeed};
+use common::{deploy, environment_named, json, lambda_dir, sql, succeed};
 use serde_json::Value;
 
 const DATABASE: &str = "run_db";
@@ -28,34 +28,6 @@ fn environment_file(dir: &Path) -> PathBuf {
     assert!(text.contains(DATABASE) && text.contains("files_per_batch: 3"));
     std::fs::write(&path, text).unwrap();
     path
-}
-
-/// A query against the stand-in's MariaDB, tab-separated rows.
-fn sql(query: &str) -> Vec<Vec<String>> {
-    let output = std::process::Command::new("mariadb")
-        .args([
-            "--no-defaults",
-            "--protocol=tcp",
-            "-h127.0.0.1",
-            "-P3307",
-            "-uroot",
-            "--batch",
-            "--skip-column-names",
-            "-e",
-            query,
-        ])
-        .output()
-        .expect("the mariadb client (make local-up installs it)");
-    assert!(
-        output.status.success(),
-        "{query}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.split('\t').map(str::to_string).collect())
-        .collect()
 }
 
 fn region_run<'a>(report: &'a Value, region: &str) -> &'a Value {

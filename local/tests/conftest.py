@@ -45,61 +45,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def moto_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def start_server(log_path: Path, extra_env: dict[str, str]):
+    """A moto server with the plugin on a free port; returns (process, url) once it answers.
+    MOTO_PORT is its own port: moto's Step Functions engine calls the other services at
+    localhost:$MOTO_PORT (default 5000, the shared stand-in). Retry waits are slept at 1/100
+    of the definition's intervals (moto sleeps them for real); the intervals themselves are
+    recorded unscaled (moto_plugin/stepfunctions.py)."""
     port = _free_port()
-    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
-    _server_log[:] = [log_path]
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(LOCAL_DIR),
-        # moto's Step Functions engine calls the other services at localhost:$MOTO_PORT
-        # (default 5000, the shared stand-in): point it at this server.
-        MOTO_PORT=str(port),
-        # Retry waits at 1/100 of the definition's intervals (moto sleeps them for real);
-        # the intervals themselves are recorded unscaled (moto_plugin/stepfunctions.py).
-        MOTO_PLUGIN_RETRY_SLEEP_SCALE="0.01",
-    )
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "moto_plugin", "-H", "127.0.0.1", "-p", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError(
-                    f"moto server did not start; its log:\n{log_path.read_text()[-3000:]}"
-                )
-            time.sleep(0.1)
-    yield url
-    server.terminate()
-    server.wait(timeout=10)
-
-
-# --- servers with IAM enforced (moto_plugin/iam.py), as local/up.sh starts the stand-in ----
-
-ADMIN = ("test", "test")
-
-
-def _start_enforcing_server(tmp_path_factory, name: str, extra_env: dict[str, str]):
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp(name) / "moto.log"
-    _other_logs[name] = log_path
     env = dict(
         os.environ,
         PYTHONPATH=str(LOCAL_DIR),
         MOTO_PORT=str(port),
         MOTO_PLUGIN_RETRY_SLEEP_SCALE="0.01",
-        INITIAL_NO_AUTH_ACTION_COUNT="0",
         **extra_env,
     )
     with open(log_path, "wb") as log:
@@ -122,6 +79,27 @@ def _start_enforcing_server(tmp_path_factory, name: str, extra_env: dict[str, st
                     f"moto server did not start; its log:\n{log_path.read_text()[-3000:]}"
                 )
             time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def moto_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
+    _server_log[:] = [log_path]
+    server, url = start_server(log_path, {})
+    yield url
+    server.terminate()
+    server.wait(timeout=10)
+
+
+# --- servers with IAM enforced (moto_plugin/iam.py), as local/up.sh starts the stand-in ----
+
+ADMIN = ("test", "test")
+
+
+def _start_enforcing_server(tmp_path_factory, name: str, extra_env: dict[str, str]):
+    log_path = tmp_path_factory.mktemp(name) / "moto.log"
+    _other_logs[name] = log_path
+    return start_server(log_path, {"INITIAL_NO_AUTH_ACTION_COUNT": "0", **extra_env})
 
 
 def _stop(server) -> None:

@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 
 import pymysql
 import pytest
-from conftest import LOCAL_DIR, _free_port, _server_log, deploy, outputs
+from conftest import LOCAL_DIR, _free_port, _server_log, deploy, outputs, start_server
 from pymysql.constants import CLIENT
 from stacks import ENGINE_VERSION, GLOBAL, PRIMARY, SECONDARY
 
@@ -193,34 +193,14 @@ def test_the_greeting_loses_ssl_compression_and_query_attributes():
 def moto_url(tmp_path_factory: pytest.TempPathFactory):
     """This module's moto server (overriding conftest's): the gateway in front of MariaDB,
     switchovers costing SWITCHOVER_OUTAGE seconds, no extra Describe count-down."""
-    port = _free_port()
     log_path = tmp_path_factory.mktemp("moto-endpoints") / "moto.log"
     previous_log = list(_server_log)
     _server_log[:] = [log_path]
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(LOCAL_DIR),
-        MOTO_PORT=str(port),
-        MOTO_PLUGIN_MARIADB=MARIADB,
-        MOTO_PLUGIN_SWITCHOVER_OUTAGE_SECONDS=str(SWITCHOVER_OUTAGE),
-        MOTO_PLUGIN_OPERATION_DESCRIBES="0",
-    )
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "moto_plugin", "-H", "127.0.0.1", "-p", str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError(f"moto server did not start; its log:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.1)
+    server, url = start_server(log_path, {
+        "MOTO_PLUGIN_MARIADB": MARIADB,
+        "MOTO_PLUGIN_SWITCHOVER_OUTAGE_SECONDS": str(SWITCHOVER_OUTAGE),
+        "MOTO_PLUGIN_OPERATION_DESCRIBES": "0",
+    })
     yield url
     server.terminate()
     server.wait(timeout=10)
