@@ -316,6 +316,74 @@ def _named_execution(original):
     return start_execution
 
 
+def _iterative_map_workers() -> None:
+    """moto 5.2.5's Map workers take their next item by calling themselves, once per item: a
+    worker that takes about a thousand items (a batch of 1,000 files at MaxConcurrency 1)
+    dies of RecursionError and its execution stays RUNNING for ever. A listing may hold up to
+    1,000 files (`files_per_batch`), so: the same steps as moto's `_eval_pool`, as a loop."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+        iteration_worker,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
+        distributed_item_processor_worker as distributed_processor,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iterator import (
+        distributed_iterator_worker as distributed_iterator,
+    )
+
+    def inline_pool(self, job, worker_frame) -> None:
+        while True:
+            if job is None:
+                self._env.close_frame(worker_frame)
+                return
+            job_frame = worker_frame.open_inner_frame()
+            self._eval_job(env=job_frame, job=job)
+            worker_frame.close_frame(job_frame)
+            if isinstance(job.job_output, Exception) or self.stopped():
+                self._env.close_frame(worker_frame)
+                self._job_pool.close_job(job)
+                return
+            next_job = self._job_pool.next_job()
+            if next_job is None:
+                worker_frame.event_history_context.source_event_id = (
+                    job_frame.event_history_context.last_published_event_id
+                )
+                self._env.close_frame(worker_frame)
+                self._job_pool.close_job(job)
+                return
+            self._job_pool.close_job(job)
+            job = next_job
+
+    def distributed_pool(open_job_frame: str):
+        def pool(self, job, worker_frame) -> None:
+            while True:
+                if job is None:
+                    self._env.delete_frame(worker_frame)
+                    return
+                job_frame = getattr(worker_frame, open_job_frame)()
+                self._eval_job(env=job_frame, job=job)
+                worker_frame.delete_frame(job_frame)
+                if isinstance(job.job_output, Exception) or self.stopped():
+                    self._env.delete_frame(worker_frame)
+                    self._job_pool.close_job(job)
+                    return
+                next_job = self._job_pool.next_job()
+                if next_job is None:
+                    self._env.delete_frame(worker_frame)
+                    self._job_pool.close_job(job)
+                    return
+                self._job_pool.close_job(job)
+                job = next_job
+
+        return pool
+
+    iteration_worker.IterationWorker._eval_pool = inline_pool
+    distributed_processor.DistributedItemProcessorWorker._eval_pool = distributed_pool(
+        "open_inner_frame"
+    )
+    distributed_iterator.DistributedIteratorWorker._eval_pool = distributed_pool("open_frame")
+
+
 def install() -> None:
     import importlib
 
@@ -346,6 +414,7 @@ def install() -> None:
 
     MotoAPIBackend.reset = reset
     _install_retry_and_tolerance()
+    _iterative_map_workers()
 
 
 def _install_retry_and_tolerance() -> None:
