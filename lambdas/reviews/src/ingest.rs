@@ -56,6 +56,10 @@ impl ObjectId {
         }
     }
 
+    pub fn in_bucket(_bucket: &str, key: impl Into<String>, etag: impl AsRef<str>) -> Self {
+        ObjectId::new(key, etag)
+    }
+
     fn hash_literal(&self) -> String {
         let mut h = Sha256::new();
         h.update(self.key.as_bytes());
