@@ -35,6 +35,10 @@ pub enum Error {
         transient: bool,
     },
 
+    /// Another attempt is ingesting the same object (the ledger's lease).
+    #[error("the object is busy: {0}")]
+    Busy(String),
+
     #[error("the database schema is not ready: {0} (run the migrate function first)")]
     Schema(String),
 
@@ -51,6 +55,11 @@ pub enum Error {
 
     #[error("S3 object s3://{bucket}/{key} does not exist")]
     NotFound { bucket: String, key: String },
+
+    #[error(
+        "{key} is {format}, not JSON lines: upload JSON lines (UTF-8), plain or gzip-compressed"
+    )]
+    UnsupportedFormat { key: String, format: &'static str },
 
     #[error("reading {key}: {source}")]
     Read {
@@ -81,11 +90,13 @@ impl Error {
                 Some(Transience::Busy) => "DatabaseBusy",
                 None => "DatabaseError",
             },
+            Error::Busy(_) => "DatabaseBusy",
             Error::Schema(_) => "SchemaNotReady",
             Error::Secret { .. } => "SecretError",
             Error::S3 { .. } => "S3Error",
             Error::NotFound { .. } => "ObjectNotFound",
             Error::Read { .. } => "ReadError",
+            Error::UnsupportedFormat { .. } => "UnsupportedFormat",
             Error::Other(_) => "IngestError",
         }
     }

@@ -6,7 +6,7 @@
 //! that never failed; a finished object (`ingest_objects.status = 'complete'`) returns at once.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,10 @@ use tokio::sync::{mpsc, Mutex};
 
 use crate::db::{Database, Purpose, Session};
 use crate::error::{Error, Result};
-use crate::parser::{parse_batches, Batch, BatchOptions, ParseError, ParseTotals};
+use crate::format::OpenError;
+use crate::parser::{
+    bounded_reason, excerpt, parse_batches, Batch, BatchOptions, ParseError, ParseTotals, Reject,
+};
 use crate::schema::check_ready;
 use crate::sql::{self, push_str_literal};
 
@@ -40,28 +43,36 @@ impl Default for IngestSettings {
     }
 }
 
-/// What identifies one version of an object: its key and its ETag (for a local file, its size
-/// and modification time).
+/// What identifies one version of an object: its bucket, key and ETag (for a local file, no
+/// bucket, and its size and modification time as the ETag). The bucket counts: the same file
+/// uploaded in two Regions is two objects, each ingested (its rows are then present).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectId {
+    pub bucket: String,
     pub key: String,
     pub etag: String,
 }
 
 impl ObjectId {
+    /// A local file, or an object whose bucket does not matter.
     pub fn new(key: impl Into<String>, etag: impl AsRef<str>) -> Self {
+        ObjectId::in_bucket("", key, etag)
+    }
+
+    pub fn in_bucket(bucket: &str, key: impl Into<String>, etag: impl AsRef<str>) -> Self {
         ObjectId {
+            bucket: bucket.to_string(),
             key: key.into(),
             etag: etag.as_ref().trim_matches('"').to_string(),
         }
     }
 
-    pub fn in_bucket(_bucket: &str, key: impl Into<String>, etag: impl AsRef<str>) -> Self {
-        ObjectId::new(key, etag)
-    }
-
     fn hash_literal(&self) -> String {
         let mut h = Sha256::new();
+        if !self.bucket.is_empty() {
+            h.update(self.bucket.as_bytes());
+            h.update(b"\n");
+        }
         h.update(self.key.as_bytes());
         h.update(b"\n");
         h.update(self.etag.as_bytes());
@@ -183,34 +194,198 @@ where
             .await?;
         ledger = read_ledger(&mut session, &hash).await?;
     }
-    let ledger = ledger.ok_or_else(|| Error::Other("the ledger row vanished".into()))?;
-    if let Some(done) = ledger.finished {
-        tracing::info!(key = %object.key, etag = %object.etag, inserted = done.inserted,
-            already_present = done.already_present, rejected = done.rejected,
-            "object already ingested; nothing to do");
-        let rejected_lines = rejected_lines(&mut session, &hash, done.rejected).await?;
-        return Ok(IngestReport {
-            key: object.key.clone(),
-            etag: object.etag.clone(),
-            outcome: Outcome::AlreadyIngested,
-            elapsed_ms: started.elapsed().as_millis() as u64,
-            rejected_lines,
-            ..done
-        });
+    let mut ledger = ledger.ok_or_else(|| Error::Other("the ledger row vanished".into()))?;
+    // One attempt at a time: another one (a retry while the first still runs, a second
+    // execution) waits for it, then finds the object finished, or takes over its lease
+    // once the holder stopped renewing it.
+    let lease = Arc::new(Lease::new(&hash));
+    let waiting_since = Instant::now();
+    loop {
+        if let Some(done) = ledger.finished {
+            return already_ingested(&mut session, object, &hash, done, started).await;
+        }
+        if lease.take(&mut session).await? {
+            break;
+        }
+        if waiting_since.elapsed() > LEASE_WAIT || stop_at.is_some_and(|at| Instant::now() >= at) {
+            return Err(Error::Busy(format!(
+                "another attempt has been ingesting {} for {} s",
+                object.key,
+                waiting_since.elapsed().as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        ledger = read_ledger(&mut session, &hash)
+            .await?
+            .ok_or_else(|| Error::Other("the ledger row vanished".into()))?;
     }
+    let result = ingest_leased(
+        db, settings, object, stop_at, open, session, &lease, &ledger, started,
+    )
+    .await;
+    if !matches!(&result, Ok(r) if r.outcome == Outcome::Ingested) {
+        // Stopped or failed: the next attempt may start at once. Best effort: a lease that
+        // cannot be given back runs out by itself.
+        if let Ok(mut session) = db.connect(Purpose::Write).await {
+            lease.give_back(&mut session).await;
+            session.close().await;
+        }
+    }
+    result
+}
+
+/// The report of an object a previous attempt finished: nothing new. Its rows are present,
+/// its bad lines rejected as before; its first run's `inserted` is not counted again.
+async fn already_ingested(
+    session: &mut Session,
+    object: &ObjectId,
+    hash: &str,
+    done: IngestReport,
+    started: Instant,
+) -> Result<IngestReport> {
+    tracing::info!(key = %object.key, etag = %object.etag, rows = done.inserted + done.already_present,
+        rejected = done.rejected, "object already ingested; nothing to do");
+    let rejected_lines = rejected_lines(session, hash, done.rejected).await?;
+    Ok(IngestReport {
+        key: object.key.clone(),
+        etag: object.etag.clone(),
+        outcome: Outcome::AlreadyIngested,
+        inserted: 0,
+        already_present: done.inserted + done.already_present,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+        rejected_lines,
+        ..done
+    })
+}
+
+/// How long an attempt's claim on an object lasts unless renewed; a crashed attempt's runs
+/// out after this.
+const LEASE_SECONDS: u64 = 60;
+/// Renewed when this much of it has passed.
+const LEASE_RENEW_AFTER: Duration = Duration::from_secs(20);
+/// How long an attempt waits for another one that holds the object.
+const LEASE_WAIT: Duration = Duration::from_secs(300);
+
+/// An attempt's claim on an object in the ledger (`ingest_objects.lease_owner`/`lease_until`),
+/// taken and renewed with plain UPDATEs, which write forwarding forwards like any DML.
+struct Lease {
+    hash: String,
+    owner: String,
+    renewed: std::sync::Mutex<Instant>,
+}
+
+impl Lease {
+    fn new(hash: &str) -> Lease {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        Lease {
+            hash: hash.to_string(),
+            owner: format!("{}-{nanos}", std::process::id()),
+            renewed: std::sync::Mutex::new(Instant::now()),
+        }
+    }
+
+    async fn take(&self, session: &mut Session) -> Result<bool> {
+        let (hash, owner) = (&self.hash, &self.owner);
+        let took = session
+            .exec(
+                &format!(
+                    "UPDATE ingest_objects SET lease_owner = '{owner}', \
+                     lease_until = NOW(6) + INTERVAL {LEASE_SECONDS} SECOND \
+                     WHERE object_hash = {hash} AND status <> 'complete' \
+                     AND (lease_owner IS NULL OR lease_until < NOW(6))"
+                ),
+                "taking the object's lease",
+            )
+            .await?;
+        *self.renewed.lock().expect("lease clock") = Instant::now();
+        Ok(took == 1)
+    }
+
+    /// Renews the lease when it is due; an error if another attempt took it meanwhile.
+    async fn renew(&self, session: &mut Session) -> Result<()> {
+        if self.renewed.lock().expect("lease clock").elapsed() < LEASE_RENEW_AFTER {
+            return Ok(());
+        }
+        let (hash, owner) = (&self.hash, &self.owner);
+        let kept = session
+            .exec(
+                &format!(
+                    "UPDATE ingest_objects SET lease_until = NOW(6) + INTERVAL {LEASE_SECONDS} SECOND \
+                     WHERE object_hash = {hash} AND lease_owner = '{owner}'"
+                ),
+                "renewing the object's lease",
+            )
+            .await?;
+        if kept != 1 {
+            return Err(Error::Busy(
+                "another attempt took over the object (this one stalled past its lease)".into(),
+            ));
+        }
+        *self.renewed.lock().expect("lease clock") = Instant::now();
+        Ok(())
+    }
+
+    async fn give_back(&self, session: &mut Session) {
+        let (hash, owner) = (&self.hash, &self.owner);
+        let _ = session
+            .exec(
+                &format!(
+                    "UPDATE ingest_objects SET lease_owner = NULL, lease_until = NULL \
+                     WHERE object_hash = {hash} AND lease_owner = '{owner}'"
+                ),
+                "giving the object's lease back",
+            )
+            .await;
+    }
+}
+
+/// The ingestion itself, under the object's lease.
+#[allow(clippy::too_many_arguments)]
+async fn ingest_leased<F, Fut>(
+    db: &Database,
+    settings: &IngestSettings,
+    object: &ObjectId,
+    stop_at: Option<Instant>,
+    open: F,
+    mut session: Session,
+    lease: &Arc<Lease>,
+    ledger: &Ledger,
+    started: Instant,
+) -> Result<IngestReport>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Box<dyn Read + Send>>>,
+{
+    let hash = lease.hash.clone();
     // An earlier attempt's batch size wins, so its batches line up with ours.
     let batch_size = ledger.batch_size;
 
-    let done_rows: Vec<(u64, u64, u64)> = session
+    let done_rows: Vec<(u64, u64, u64, u64)> = session
         .query(
             &format!(
-                "SELECT first_line, inserted, already_present FROM ingest_batches WHERE object_hash = {hash}"
+                "SELECT first_line, inserted, already_present, refused FROM ingest_batches WHERE object_hash = {hash}"
             ),
             "reading the batch ledger",
         )
         .await?;
-    let done: Arc<HashMap<u64, (u64, u64)>> =
-        Arc::new(done_rows.into_iter().map(|(f, i, a)| (f, (i, a))).collect());
+    let done: Arc<HashMap<u64, BatchCounts>> = Arc::new(
+        done_rows
+            .into_iter()
+            .map(|(first_line, inserted, already_present, refused)| {
+                (
+                    first_line,
+                    BatchCounts {
+                        inserted,
+                        already_present,
+                        refused,
+                    },
+                )
+            })
+            .collect(),
+    );
     if !done.is_empty() {
         tracing::info!(key = %object.key, batches = done.len(), "resuming: skipping batches an earlier attempt committed");
     }
@@ -221,9 +396,15 @@ where
     let done_lines: HashSet<u64> = done.keys().copied().collect();
     let key_for_parser = object.key.clone();
     let parser = tokio::task::spawn_blocking(move || -> Result<ParseTotals> {
-        let reader = decompressing(reader).map_err(|source| Error::Read {
-            key: key_for_parser.clone(),
-            source,
+        let reader = crate::format::open(reader).map_err(|e| match e {
+            OpenError::Io(source) => Error::Read {
+                key: key_for_parser.clone(),
+                source,
+            },
+            OpenError::Unsupported(format) => Error::UnsupportedFormat {
+                key: key_for_parser.clone(),
+                format,
+            },
         })?;
         let opts = BatchOptions {
             batch_size,
@@ -254,6 +435,7 @@ where
             key: object.key.clone(),
             region: settings.region_indicator.clone(),
             stop_at,
+            lease: lease.clone(),
         };
         writers.spawn(write_batches(session, rx, done, ctx));
     }
@@ -312,18 +494,19 @@ where
         return Ok(report);
     }
     let totals = parsed??;
-    if counts.inserted + counts.already_present != totals.valid {
+    let accounted = counts.inserted + counts.already_present + counts.refused;
+    if accounted != totals.valid {
         return Err(Error::Other(format!(
-            "{}: {} valid reviews but the batches account for {}: the batch ledger does not match \
-             this file",
-            object.key,
-            totals.valid,
-            counts.inserted + counts.already_present
+            "{}: {} valid reviews but the batches account for {accounted}: the batch ledger does \
+             not match this file",
+            object.key, totals.valid,
         )));
     }
+    // Rows the server refused are rejects too (their reason is the server's).
+    let rejected = totals.rejected + counts.refused;
     let mut session = db.connect(Purpose::Write).await?;
     let report = IngestReport {
-        rejected_lines: rejected_lines(&mut session, &hash, totals.rejected).await?,
+        rejected_lines: rejected_lines(&mut session, &hash, rejected).await?,
         key: object.key.clone(),
         etag: object.etag.clone(),
         outcome: Outcome::Ingested,
@@ -332,7 +515,7 @@ where
         read: totals.read,
         inserted: counts.inserted,
         already_present: counts.already_present,
-        rejected: totals.rejected,
+        rejected,
         bytes: totals.bytes,
         batches: counts.batches,
         resumed_batches: counts.resumed,
@@ -343,7 +526,8 @@ where
             &format!(
                 "UPDATE ingest_objects SET status = 'complete', lines_total = {}, reviews_read = {}, \
                  inserted = {}, already_present = {}, rejected = {}, bytes_read = {}, \
-                 finished_at = CURRENT_TIMESTAMP(6) WHERE object_hash = {hash}",
+                 finished_at = CURRENT_TIMESTAMP(6), lease_owner = NULL, lease_until = NULL \
+                 WHERE object_hash = {hash}",
                 report.lines, report.read, report.inserted, report.already_present, report.rejected, report.bytes
             ),
             "marking the object complete in the ledger",
@@ -381,21 +565,6 @@ async fn rejected_lines(
         .into_iter()
         .map(|(line, reason)| RejectedLine { line, reason })
         .collect())
-}
-
-/// Gzip is recognised by its magic bytes, whatever the name says.
-fn decompressing(reader: Box<dyn Read + Send>) -> std::io::Result<Box<dyn BufRead + Send>> {
-    const BUF: usize = 256 << 10;
-    let mut r = BufReader::with_capacity(BUF, reader);
-    let head = r.fill_buf()?;
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(BufReader::with_capacity(
-            BUF,
-            flate2::bufread::MultiGzDecoder::new(r),
-        )))
-    } else {
-        Ok(Box::new(r))
-    }
 }
 
 struct Ledger {
@@ -455,16 +624,27 @@ async fn read_ledger(session: &mut Session, hash: &str) -> Result<Option<Ledger>
 struct Counts {
     inserted: u64,
     already_present: u64,
+    /// Rows the server refused (each recorded as a reject).
+    refused: u64,
     batches: u64,
     resumed: u64,
     /// The writer stopped at the deadline with batches left.
     stopped: bool,
 }
 
+/// What one committed batch recorded in `ingest_batches`.
+#[derive(Default, Debug, Clone, Copy)]
+struct BatchCounts {
+    inserted: u64,
+    already_present: u64,
+    refused: u64,
+}
+
 impl Counts {
     fn add(&mut self, o: Counts) {
         self.inserted += o.inserted;
         self.already_present += o.already_present;
+        self.refused += o.refused;
         self.batches += o.batches;
         self.resumed += o.resumed;
         self.stopped |= o.stopped;
@@ -477,12 +657,13 @@ struct WriteContext {
     region: String,
     /// No batch is started after this.
     stop_at: Option<Instant>,
+    lease: Arc<Lease>,
 }
 
 async fn write_batches(
     mut session: Session,
     rx: Arc<Mutex<mpsc::Receiver<Batch>>>,
-    done: Arc<HashMap<u64, (u64, u64)>>,
+    done: Arc<HashMap<u64, BatchCounts>>,
     ctx: WriteContext,
 ) -> Result<Counts> {
     let prefix = sql::insert_reviews_prefix();
@@ -497,15 +678,18 @@ async fn write_batches(
         }
         counts.batches += 1;
         if batch.done {
-            let (i, a) = done.get(&batch.first_line).copied().unwrap_or_default();
-            counts.inserted += i;
-            counts.already_present += a;
+            let c = done.get(&batch.first_line).copied().unwrap_or_default();
+            counts.inserted += c.inserted;
+            counts.already_present += c.already_present;
+            counts.refused += c.refused;
             counts.resumed += 1;
             continue;
         }
-        let inserted = write_batch(&mut session, &batch, &prefix, &ctx).await?;
-        counts.inserted += inserted;
-        counts.already_present += batch.rows as u64 - inserted;
+        let c = write_batch(&mut session, &batch, &prefix, &ctx).await?;
+        counts.inserted += c.inserted;
+        counts.already_present += c.already_present;
+        counts.refused += c.refused;
+        ctx.lease.renew(&mut session).await?;
     }
     session.close().await;
     Ok(counts)
@@ -520,7 +704,7 @@ async fn write_batch(
     batch: &Batch,
     prefix: &str,
     ctx: &WriteContext,
-) -> Result<u64> {
+) -> Result<BatchCounts> {
     let mut attempt = 0;
     loop {
         match try_write_batch(session, batch, prefix, ctx).await {
@@ -555,23 +739,51 @@ async fn try_write_batch(
     batch: &Batch,
     prefix: &str,
     ctx: &WriteContext,
-) -> Result<u64> {
+) -> Result<BatchCounts> {
     session
         .exec("START TRANSACTION", "starting a batch transaction")
         .await?;
     let mut inserted = 0;
-    for values in &batch.values {
+    let mut refused: Vec<Reject> = Vec::new();
+    for (index, values) in batch.values.iter().enumerate() {
         let mut stmt = String::with_capacity(prefix.len() + values.len() + sql::KEEP_FIRST.len());
         stmt.push_str(prefix);
         stmt.push_str(values);
         stmt.push_str(sql::KEEP_FIRST);
-        inserted += session.exec(&stmt, "inserting reviews").await?;
+        match session.exec(&stmt, "inserting reviews").await {
+            Ok(n) => inserted += n,
+            // The server refused a value of one of the rows (a statement's failure rolls
+            // back that statement only, not the transaction): find which, row by row.
+            Err(e) if is_refused_row(&e) => {
+                for row in batch.row_at.iter().filter(|r| r.statement == index) {
+                    let tuple = batch.tuple(row);
+                    let mut one = String::with_capacity(prefix.len() + tuple.len() + 64);
+                    one.push_str(prefix);
+                    one.push_str(tuple);
+                    one.push_str(sql::KEEP_FIRST);
+                    match session.exec(&one, "inserting a review").await {
+                        Ok(n) => inserted += n,
+                        Err(e) if is_refused_row(&e) => refused.push(Reject {
+                            line_no: row.line_no,
+                            reason: bounded_reason(format!(
+                                "the database refused the row: {}",
+                                server_message(&e)
+                            )),
+                            excerpt: excerpt(tuple.as_bytes()),
+                        }),
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
     }
-    if !batch.rejects.is_empty() {
+    let rejects: Vec<&Reject> = batch.rejects.iter().chain(&refused).collect();
+    if !rejects.is_empty() {
         let mut stmt = String::from(
             "INSERT INTO review_rejects (object_hash, line_no, object_key, reason, excerpt, region_indicator) VALUES ",
         );
-        for (i, r) in batch.rejects.iter().enumerate() {
+        for (i, r) in rejects.iter().enumerate() {
             if i > 0 {
                 stmt.push(',');
             }
@@ -590,19 +802,55 @@ async fn try_write_batch(
         stmt.push_str(" ON DUPLICATE KEY UPDATE line_no = line_no");
         session.exec(&stmt, "recording rejected lines").await?;
     }
+    let counts = BatchCounts {
+        inserted,
+        already_present: batch.rows as u64 - inserted - refused.len() as u64,
+        refused: refused.len() as u64,
+    };
     session
         .exec(
             &format!(
-                "INSERT INTO ingest_batches (object_hash, first_line, last_line, inserted, already_present) \
-                 VALUES ({}, {}, {}, {inserted}, {})",
+                "INSERT INTO ingest_batches (object_hash, first_line, last_line, inserted, already_present, refused) \
+                 VALUES ({}, {}, {}, {}, {}, {})",
                 ctx.hash,
                 batch.first_line,
                 batch.last_line,
-                batch.rows as u64 - inserted
+                counts.inserted,
+                counts.already_present,
+                counts.refused,
             ),
             "recording the batch in the ledger",
         )
         .await?;
     session.exec("COMMIT", "committing a batch").await?;
-    Ok(inserted)
+    Ok(counts)
+}
+
+/// Server errors about one row's values (too long, out of range, invalid JSON, a CHECK
+/// constraint, a bad character): the row is a reject, its batch goes on.
+const ROW_REFUSED: [u16; 10] = [
+    1048, // ER_BAD_NULL_ERROR
+    1264, // ER_WARN_DATA_OUT_OF_RANGE
+    1265, // WARN_DATA_TRUNCATED
+    1292, // ER_TRUNCATED_WRONG_VALUE
+    1366, // ER_TRUNCATED_WRONG_VALUE_FOR_FIELD (a character the column cannot hold)
+    1406, // ER_DATA_TOO_LONG
+    3140, // ER_INVALID_JSON_TEXT (MySQL's JSON type)
+    3146, // ER_INVALID_TYPE_FOR_JSON
+    3156, // ER_INVALID_JSON_VALUE_FOR_CAST
+    4025, // ER_CONSTRAINT_FAILED (MariaDB's JSON_VALID check)
+];
+
+fn is_refused_row(e: &Error) -> bool {
+    matches!(e, Error::Database { source: mysql_async::Error::Server(s), .. } if ROW_REFUSED.contains(&s.code))
+}
+
+fn server_message(e: &Error) -> String {
+    match e {
+        Error::Database {
+            source: mysql_async::Error::Server(s),
+            ..
+        } => format!("{} ({})", s.message, s.code),
+        other => other.to_string(),
+    }
 }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod endpoint;
 pub mod error;
+pub mod format;
 pub mod handlers;
 pub mod ingest;
 pub mod logging;

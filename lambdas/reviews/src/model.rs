@@ -127,7 +127,7 @@ fn validate(raw: RawReview<'_>) -> Result<ReviewRecord<'_>, RejectReason> {
         None => None,
         Some(s) => Some(parse_review_time(s).ok_or_else(|| RejectReason::Invalid {
             field: "reviewTime",
-            why: format!("{s:?} is not \"MM DD, YYYY\""),
+            why: format!("{} is not \"MM DD, YYYY\"", quoted(s)),
         })?),
     };
     let style = json_of_kind(raw.style, "style", b'{')?;
@@ -183,6 +183,10 @@ fn check_bytes(
     }
 }
 
+/// JSON nesting the JSON columns take: MariaDB's JSON functions, behind the column's
+/// `JSON_VALID` check, stop at a depth of 32 (MySQL's JSON type at 100).
+pub const MAX_JSON_DEPTH: usize = 32;
+
 fn json_of_kind<'a>(
     v: Option<&'a RawValue>,
     field: &'static str,
@@ -191,16 +195,45 @@ fn json_of_kind<'a>(
     let Some(raw) = v else { return Ok(None) };
     let text = raw.get();
     match text.as_bytes().first() {
-        Some(b'n') => Ok(None), // null
-        Some(&c) if c == opener => Ok(Some(text)),
-        _ => Err(RejectReason::WrongType(format!(
-            "{field} must be {}",
-            if opener == b'{' {
-                "an object"
-            } else {
-                "an array"
-            }
-        ))),
+        Some(b'n') => return Ok(None), // null
+        Some(&c) if c == opener => {}
+        _ => {
+            return Err(RejectReason::WrongType(format!(
+                "{field} must be {}",
+                if opener == b'{' {
+                    "an object"
+                } else {
+                    "an array"
+                }
+            )))
+        }
+    }
+    // The line parsed, but the column may still refuse the value: skipping it does not
+    // check numbers' range (1e400) or escapes' pairing (a lone surrogate), nor depth.
+    let invalid = |why: String| RejectReason::Invalid { field, why };
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+    if depth(&value) > MAX_JSON_DEPTH {
+        return Err(invalid(format!(
+            "nested deeper than {MAX_JSON_DEPTH} levels"
+        )));
+    }
+    Ok(Some(text))
+}
+
+fn depth(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        serde_json::Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// A value quoted in a reason: at most 64 characters of it, so a reason stays short.
+fn quoted(s: &str) -> String {
+    match s.char_indices().nth(64) {
+        None => format!("{s:?}"),
+        Some((cut, _)) => format!("{:?}… ({} characters)", &s[..cut], s.chars().count()),
     }
 }
 

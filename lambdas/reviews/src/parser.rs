@@ -19,13 +19,23 @@ pub const MAX_LINE_BYTES: usize = 40 << 20;
 pub const STATEMENT_BUDGET_BYTES: usize = 64 << 10;
 /// How much of a rejected line is kept for the person who reads the rejects.
 pub const REJECT_EXCERPT_BYTES: usize = 512;
+/// A batch is cut at this many bytes of SQL as well as at `batch_size` lines, so a batch of
+/// long texts stays a short transaction and a bounded amount of the function's memory.
+pub const BATCH_BYTES: usize = 8 << 20;
+/// One row's SQL must fit one statement under the server's `max_allowed_packet` (16 MiB on
+/// MariaDB, 64 MiB by default on Aurora MySQL 3), with room for the statement around it: a
+/// longer row is a reject, never a failed file.
+pub const MAX_ROW_BYTES: usize = 12 << 20;
+/// `review_rejects.reason` is VARCHAR(1024): a longer reason is cut (with an ellipsis).
+pub const MAX_REASON_CHARS: usize = 1024;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 pub enum Line<'a> {
     Blank,
     Content(&'a [u8]),
-    TooLong,
+    /// Longer than [`MAX_LINE_BYTES`]: only its first bytes were kept, to name it by.
+    TooLong(&'a [u8]),
 }
 
 /// Splits a byte stream into lines on `\n`, dropping a `\r` before it and a UTF-8 BOM at the
@@ -82,7 +92,13 @@ impl<R: BufRead> LineReader<R> {
             if !too_long {
                 if self.buf.len() + take > MAX_LINE_BYTES {
                     too_long = true;
-                    self.buf = Vec::with_capacity(64 << 10); // give the memory back
+                    // Keep the start, to name the line by; give the rest of the memory back.
+                    let mut prefix = Vec::with_capacity(64 << 10);
+                    let have = self.buf.len().min(REJECT_EXCERPT_BYTES);
+                    prefix.extend_from_slice(&self.buf[..have]);
+                    let more = (REJECT_EXCERPT_BYTES - have).min(take);
+                    prefix.extend_from_slice(&available[..more]);
+                    self.buf = prefix;
                 } else {
                     self.buf.extend_from_slice(&available[..take]);
                 }
@@ -96,7 +112,7 @@ impl<R: BufRead> LineReader<R> {
         }
         self.line_no += 1;
         if too_long {
-            return Ok(Some((self.line_no, Line::TooLong)));
+            return Ok(Some((self.line_no, Line::TooLong(&self.buf))));
         }
         let mut line = &self.buf[..];
         if self.line_no == 1 && line.starts_with(BOM) {
@@ -119,8 +135,9 @@ pub struct Reject {
     pub excerpt: String,
 }
 
-/// `batch_size` consecutive non-blank lines. Boundaries depend only on the file and the batch
-/// size, so a retry cuts the file the same way and the batch ledger can say which are done.
+/// Consecutive non-blank lines: `batch_size` of them, or fewer when their SQL reaches
+/// [`BATCH_BYTES`]. Boundaries depend only on the file and the batch size, so a retry cuts the
+/// file the same way and the batch ledger can say which are done.
 #[derive(Debug, Default)]
 pub struct Batch {
     pub first_line: u64,
@@ -130,7 +147,28 @@ pub struct Batch {
     pub rows: usize,
     /// Comma-separated `(…)` tuples, each at most about [`STATEMENT_BUDGET_BYTES`].
     pub values: Vec<String>,
+    /// Where each row's tuple is in `values`, so a row the server refuses can be told apart
+    /// from its batch.
+    pub row_at: Vec<RowAt>,
     pub rejects: Vec<Reject>,
+    /// Bytes of SQL in `values`.
+    pub bytes: usize,
+}
+
+/// One row's tuple: `values[statement][start..end]`, from line `line_no`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowAt {
+    pub line_no: u64,
+    pub statement: usize,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Batch {
+    /// The tuple of one row.
+    pub fn tuple(&self, row: &RowAt) -> &str {
+        &self.values[row.statement][row.start..row.end]
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -163,16 +201,13 @@ pub fn parse_batches<R: BufRead, E>(
     let mut totals = ParseTotals::default();
     let mut batch = Batch::default();
     let mut in_batch = 0usize;
+    let mut row = String::with_capacity(1 << 12);
     while let Some((line_no, line)) = lines.next_line().map_err(ParseError::Io)? {
         totals.lines = line_no;
-        let content = match line {
-            Line::Blank => {
-                totals.blank_lines += 1;
-                continue;
-            }
-            Line::TooLong => None,
-            Line::Content(c) => Some(c),
-        };
+        if let Line::Blank = line {
+            totals.blank_lines += 1;
+            continue;
+        }
         if in_batch == 0 {
             batch.first_line = line_no;
             batch.done = opts.done.contains(&line_no);
@@ -180,46 +215,71 @@ pub fn parse_batches<R: BufRead, E>(
         in_batch += 1;
         batch.last_line = line_no;
         totals.read += 1;
-        let parsed = match content {
-            Some(c) => parse_review(c).map_err(|r| (r, c)),
-            None => Err((
-                RejectReason::TooLong {
-                    field: "line",
-                    limit: MAX_LINE_BYTES,
-                },
-                &b""[..],
-            )),
+        let (content, prefix) = match line {
+            Line::Content(c) => (Some(c), c),
+            Line::TooLong(prefix) => (None, prefix),
+            Line::Blank => unreachable!("blank lines are skipped above"),
         };
+        let parsed = match content {
+            Some(c) => parse_review(c),
+            None => Err(RejectReason::TooLong {
+                field: "line",
+                limit: MAX_LINE_BYTES,
+            }),
+        }
+        .and_then(|review| {
+            // Rendered first: a row too long for one statement is a reject.
+            row.clear();
+            sql::push_review_values(&mut row, &review, &opts.region_and_key);
+            if row.len() > MAX_ROW_BYTES {
+                return Err(RejectReason::TooLong {
+                    field: "row (as SQL, for the server's packet limit)",
+                    limit: MAX_ROW_BYTES,
+                });
+            }
+            Ok(())
+        });
         match parsed {
-            Ok(review) => {
+            Ok(()) => {
                 totals.valid += 1;
                 if !batch.done {
-                    let out = match batch.values.last_mut() {
-                        Some(v) if v.len() < STATEMENT_BUDGET_BYTES => {
-                            v.push(',');
-                            v
-                        }
-                        _ => {
-                            batch.values.push(String::with_capacity(1 << 16));
-                            batch.values.last_mut().expect("just pushed")
-                        }
-                    };
-                    sql::push_review_values(out, &review, &opts.region_and_key);
+                    if batch
+                        .values
+                        .last()
+                        .is_none_or(|v| v.len() >= STATEMENT_BUDGET_BYTES)
+                    {
+                        batch.values.push(String::with_capacity(1 << 16));
+                    }
+                    let statement = batch.values.len() - 1;
+                    let out = &mut batch.values[statement];
+                    if !out.is_empty() {
+                        out.push(',');
+                    }
+                    let start = out.len();
+                    out.push_str(&row);
+                    batch.row_at.push(RowAt {
+                        line_no,
+                        statement,
+                        start,
+                        end: out.len(),
+                    });
                     batch.rows += 1;
                 }
+                batch.bytes += row.len() + 1;
             }
-            Err((reason, raw)) => {
+            Err(reason) => {
                 totals.rejected += 1;
                 if !batch.done {
                     batch.rejects.push(Reject {
                         line_no,
-                        reason: reason.to_string(),
-                        excerpt: excerpt(raw),
+                        reason: bounded_reason(reason.to_string()),
+                        excerpt: excerpt(prefix),
                     });
                 }
             }
         }
-        if in_batch == opts.batch_size {
+        // Counted for done batches too, so a retry cuts the file where the first attempt did.
+        if in_batch == opts.batch_size || batch.bytes >= BATCH_BYTES {
             sink(std::mem::take(&mut batch)).map_err(ParseError::Sink)?;
             in_batch = 0;
         }
@@ -237,11 +297,19 @@ pub enum ParseError<E> {
     Sink(E),
 }
 
-fn excerpt(raw: &[u8]) -> String {
+pub fn excerpt(raw: &[u8]) -> String {
     let cut = &raw[..raw.len().min(REJECT_EXCERPT_BYTES)];
     let s = String::from_utf8_lossy(cut);
     // A cut in the middle of a character shows as U+FFFD; that is fine for a person.
     s.into_owned()
+}
+
+/// A reason that fits `review_rejects.reason` ([`MAX_REASON_CHARS`]).
+pub fn bounded_reason(reason: String) -> String {
+    match reason.char_indices().nth(MAX_REASON_CHARS - 1) {
+        None => reason,
+        Some((cut, _)) => format!("{}…", &reason[..cut]),
+    }
 }
 
 #[cfg(test)]
@@ -342,13 +410,49 @@ mod tests {
         let text = "x".repeat(1 << 20);
         let line =
             format!(r#"{{"reviewerID":"A","asin":"B","unixReviewTime":1,"reviewText":"{text}"}}"#);
-        let input = format!("{line}\n").repeat(10);
+        let input = format!("{line}\n").repeat(6);
         let (_, batches) = collect(input.as_bytes(), 100);
-        assert_eq!(batches[0].rows, 10);
+        assert_eq!(batches[0].rows, 6);
         assert!(batches[0].values.len() >= 2);
         assert!(batches[0]
             .values
             .iter()
             .all(|v| v.len() < STATEMENT_BUDGET_BYTES + (2 << 20)));
+    }
+
+    #[test]
+    fn batches_are_cut_by_bytes_the_same_way_when_resumed() {
+        let text = "x".repeat(1 << 20);
+        let line =
+            format!(r#"{{"reviewerID":"A","asin":"B","unixReviewTime":1,"reviewText":"{text}"}}"#);
+        let input = format!("{line}\n").repeat(20);
+        let (_, batches) = collect(input.as_bytes(), 100);
+        let cut: Vec<(u64, u64)> = batches
+            .iter()
+            .map(|b| (b.first_line, b.last_line))
+            .collect();
+        assert_eq!(cut, [(1, 8), (9, 16), (17, 20)]);
+        // A retry that skips the first batch cuts the rest where the first attempt did.
+        let done: HashSet<u64> = [1].into_iter().collect();
+        let opts = BatchOptions {
+            batch_size: 100,
+            region_and_key: "'r','k'".into(),
+            done: &done,
+        };
+        let mut again = Vec::new();
+        parse_batches(input.as_bytes(), &opts, |b| {
+            again.push((b.first_line, b.last_line, b.done));
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+        assert_eq!(again, [(1, 8, true), (9, 16, false), (17, 20, false)]);
+    }
+
+    #[test]
+    fn reasons_are_cut_to_their_column() {
+        assert_eq!(bounded_reason("short".into()), "short");
+        let long = bounded_reason("é".repeat(2000));
+        assert_eq!(long.chars().count(), MAX_REASON_CHARS);
+        assert!(long.ends_with('…'));
     }
 }

@@ -137,9 +137,9 @@ impl S3Store {
     /// The identity of the object to ingest: the ETag the caller listed, or the current one.
     pub async fn object_id(&self, key: &str, etag: Option<&str>) -> Result<ObjectId> {
         match etag {
-            Some(e) if !e.is_empty() => Ok(ObjectId::new(key, e)),
+            Some(e) if !e.is_empty() => Ok(ObjectId::in_bucket(&self.bucket, key, e)),
             _ => match self.head(key).await? {
-                Some(meta) => Ok(ObjectId::new(key, meta.etag)),
+                Some(meta) => Ok(ObjectId::in_bucket(&self.bucket, key, meta.etag)),
                 None => Err(Error::NotFound {
                     bucket: self.bucket.clone(),
                     key: key.to_string(),

@@ -92,6 +92,25 @@ pub const MIGRATIONS: &[Migration] = &[
                 PRIMARY KEY (object_hash, line_no)
             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci"],
     },
+    Migration {
+        version: 3,
+        description:
+            "identities compared byte for byte; refused rows and the attempt's lease in the ledger",
+        statements: &[
+            // utf8mb4_bin pads with spaces when it compares ("A" = "A "): bytes do not, and
+            // VARBINARY behaves so on MariaDB and on every Aurora MySQL version alike.
+            "ALTER TABLE reviews
+                MODIFY reviewer_id VARBINARY(256) NOT NULL,
+                MODIFY asin VARBINARY(128) NOT NULL",
+            // Rows the server refused in a committed batch, so a resumed run counts them.
+            "ALTER TABLE ingest_batches
+                ADD COLUMN refused INT UNSIGNED NOT NULL DEFAULT 0",
+            // One attempt at a time per object (lambdas/reviews/src/ingest.rs, Lease).
+            "ALTER TABLE ingest_objects
+                ADD COLUMN lease_owner VARCHAR(64) NULL,
+                ADD COLUMN lease_until TIMESTAMP(6) NULL",
+        ],
+    },
 ];
 
 /// The newest schema version this code writes against.

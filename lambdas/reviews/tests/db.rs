@@ -27,16 +27,16 @@ async fn migrate_creates_everything_once_and_in_order() {
     let db = t.database();
     let mut s = db.connect(Purpose::Migrate).await.unwrap();
     let first = reviews::schema::migrate(&mut s, &t.name).await.unwrap();
-    assert_eq!(first.applied, vec![1, 2]);
-    assert_eq!(first.version, 2);
+    assert_eq!(first.applied, vec![1, 2, 3]);
+    assert_eq!(first.version, 3);
     let second = reviews::schema::migrate(&mut s, &t.name).await.unwrap();
     assert!(second.applied.is_empty());
-    assert_eq!(second.version, 2);
+    assert_eq!(second.version, 3);
     s.close().await;
     let versions: Vec<u32> = t
         .rows("SELECT version FROM schema_migrations ORDER BY version")
         .await;
-    assert_eq!(versions, vec![1, 2]);
+    assert_eq!(versions, vec![1, 2, 3]);
     let mut tables: Vec<String> = t
         .rows("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")
         .await;
@@ -240,6 +240,7 @@ async fn reruns_and_duplicates_across_files_and_regions_leave_one_row() {
     .await
     .unwrap();
     assert_eq!(again.outcome, Outcome::AlreadyIngested);
+    // Nothing new: every row it has is present now, its bad lines rejected as before.
     assert_eq!(
         (
             again.read,
@@ -249,8 +250,8 @@ async fn reruns_and_duplicates_across_files_and_regions_leave_one_row() {
         ),
         (
             first.read,
-            first.inserted,
-            first.already_present,
+            0,
+            first.inserted + first.already_present,
             first.rejected
         )
     );
@@ -604,4 +605,83 @@ fn errors_that_pass_by_themselves_are_told_apart() {
         "a duplicate key is a bug, not a blip"
     );
     assert_eq!(transience(&server(1406)), None, "data too long");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schema_upgrades_from_version_2_with_its_data() {
+    // A database as the previous release left it: version 2, with rows and a finished object.
+    let t = TestDb::new("upgrade").await;
+    let mut admin = t.admin().await;
+    admin
+        .query_drop(format!(
+            "CREATE DATABASE `{0}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci; USE `{0}`;
+             CREATE TABLE schema_migrations (version INT UNSIGNED NOT NULL PRIMARY KEY,
+               description VARCHAR(255) NOT NULL,
+               applied_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB",
+            t.name
+        ))
+        .await
+        .unwrap();
+    for migration in &reviews::schema::MIGRATIONS[..2] {
+        for statement in migration.statements {
+            admin.query_drop(*statement).await.unwrap();
+        }
+        admin
+            .query_drop(format!(
+                "INSERT INTO schema_migrations (version, description) VALUES ({}, 'old')",
+                migration.version
+            ))
+            .await
+            .unwrap();
+    }
+    admin
+        .query_drop(
+            "INSERT INTO reviews (reviewer_id, asin, unix_review_time, review_text, region_indicator, source_key)
+               VALUES ('A', 'B1', 1, 'kept 😀', 'us-east-1', 'old.json'), ('Z', 'B1', 1, NULL, 'us-east-2', 'old.json');
+             INSERT INTO ingest_objects (object_hash, object_key, etag, batch_size, status, region_indicator,
+               lines_total, reviews_read, inserted, already_present, rejected, bytes_read)
+               VALUES (X'00', 'old.json', 'e', 500, 'complete', 'us-east-1', 2, 2, 2, 0, 0, 10);
+             INSERT INTO ingest_batches (object_hash, first_line, last_line, inserted, already_present)
+               VALUES (X'00', 1, 2, 2, 0)",
+        )
+        .await
+        .unwrap();
+
+    let db = t.database();
+    let mut s = db.connect(Purpose::Migrate).await.unwrap();
+    let upgrade = reviews::schema::migrate(&mut s, &t.name).await.unwrap();
+    s.close().await;
+    assert_eq!((upgrade.applied, upgrade.version), (vec![3], 3));
+
+    // Everything is still there, byte for byte.
+    let rows: Vec<(String, Option<String>, String)> = t
+        .rows("SELECT reviewer_id, review_text, region_indicator FROM reviews ORDER BY reviewer_id")
+        .await;
+    assert_eq!(
+        rows,
+        [
+            ("A".into(), Some("kept 😀".into()), "us-east-1".into()),
+            ("Z".into(), None, "us-east-2".into())
+        ]
+    );
+    let refused: Vec<u64> = t.rows("SELECT refused FROM ingest_batches").await;
+    assert_eq!(refused, [0]);
+    // And "A " is a review of its own now.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.json");
+    std::fs::write(
+        &path,
+        "{\"reviewerID\":\"A \",\"asin\":\"B1\",\"unixReviewTime\":1}\n{\"reviewerID\":\"A\",\"asin\":\"B1\",\"unixReviewTime\":1}\n",
+    )
+    .unwrap();
+    let r = ingest_object(
+        &db,
+        &settings("us-east-1"),
+        &ObjectId::new("new.json", "e"),
+        open_file(path),
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.inserted, r.already_present), (1, 1));
+    t.drop_db().await;
 }

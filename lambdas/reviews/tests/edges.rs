@@ -48,15 +48,23 @@ async fn a_line_whose_reason_quotes_a_long_value_is_one_reject() {
     let long_time = "9".repeat(1100);
     let lines = vec![
         good("A1"),
-        format!(r#"{{"reviewerID":"A2","asin":"B1","unixReviewTime":1,"reviewTime":"{long_time}"}}"#),
+        format!(
+            r#"{{"reviewerID":"A2","asin":"B1","unixReviewTime":1,"reviewTime":"{long_time}"}}"#
+        ),
         good("A3"),
     ];
-    let r = ingest_lines(&t, &db, "long-reason.json", &lines).await.unwrap();
+    let r = ingest_lines(&t, &db, "long-reason.json", &lines)
+        .await
+        .unwrap();
     assert_eq!((r.inserted, r.rejected), (2, 1));
     let rejects = rejects(&t).await;
     assert_eq!(rejects.len(), 1);
     assert_eq!(rejects[0].0, 2);
-    assert!(rejects[0].1.starts_with("invalid reviewTime"), "{}", rejects[0].1);
+    assert!(
+        rejects[0].1.starts_with("invalid reviewTime"),
+        "{}",
+        rejects[0].1
+    );
     assert!(rejects[0].1.chars().count() <= 1024);
     t.drop_db().await;
 }
@@ -74,7 +82,9 @@ async fn style_and_image_the_database_refuses_are_rejects_and_the_rest_lands() {
         format!(r#"{{"reviewerID":"A4","asin":"B1","unixReviewTime":1,"style":{{"s":"\ud800"}}}}"#),
         good("A5"),
     ];
-    let r = ingest_lines(&t, &db, "bad-json.json", &lines).await.unwrap();
+    let r = ingest_lines(&t, &db, "bad-json.json", &lines)
+        .await
+        .unwrap();
     assert_eq!((r.inserted, r.rejected), (2, 3), "{r:?}");
     let lines: Vec<u64> = rejects(&t).await.iter().map(|r| r.0).collect();
     assert_eq!(lines, [2, 3, 4]);
@@ -93,9 +103,14 @@ async fn a_gzip_file_with_trailing_zero_padding_completes() {
     let mut bytes = gz.finish().unwrap();
     bytes.extend(std::iter::repeat_n(0u8, 1024));
     std::fs::write(&path, bytes).unwrap();
-    let r = ingest_object(&db, &settings(), &ObjectId::new("padded.json.gz", "e"), open_file(path))
-        .await
-        .unwrap();
+    let r = ingest_object(
+        &db,
+        &settings(),
+        &ObjectId::new("padded.json.gz", "e"),
+        open_file(path),
+    )
+    .await
+    .unwrap();
     assert_eq!((r.read, r.inserted), (120, 120));
     t.drop_db().await;
 }
@@ -150,7 +165,11 @@ async fn a_line_over_the_length_limit_keeps_a_prefix_to_find_it_by() {
     let r = ingest_lines(&t, &db, "huge.json", &lines).await.unwrap();
     assert_eq!((r.inserted, r.rejected), (2, 1));
     let rejects = rejects(&t).await;
-    assert!(rejects[0].2.starts_with(r#"{"reviewerID":"WHO""#), "{:?}", &rejects[0].2[..40.min(rejects[0].2.len())]);
+    assert!(
+        rejects[0].2.starts_with(r#"{"reviewerID":"WHO""#),
+        "{:?}",
+        &rejects[0].2[..40.min(rejects[0].2.len())]
+    );
     assert!(rejects[0].2.len() <= reviews::parser::REJECT_EXCERPT_BYTES);
     t.drop_db().await;
 }
@@ -162,14 +181,20 @@ async fn a_batch_of_long_texts_is_cut_by_bytes_and_a_row_over_the_packet_is_a_re
     let (t, db) = TestDb::migrated("bytes").await;
     let text = "y".repeat(1 << 20);
     let mut lines: Vec<String> = (0..40)
-        .map(|i| format!(r#"{{"reviewerID":"L{i}","asin":"B1","unixReviewTime":1,"reviewText":"{text}"}}"#))
+        .map(|i| {
+            format!(
+                r#"{{"reviewerID":"L{i}","asin":"B1","unixReviewTime":1,"reviewText":"{text}"}}"#
+            )
+        })
         .collect();
     // One review whose text fits MEDIUMTEXT but whose row, escaped, is past the packet.
     let quotes = "\\\"".repeat(9 << 20);
     lines.push(format!(
         r#"{{"reviewerID":"BIG","asin":"B1","unixReviewTime":1,"reviewText":"{quotes}"}}"#
     ));
-    let r = ingest_lines(&t, &db, "long-texts.json", &lines).await.unwrap();
+    let r = ingest_lines(&t, &db, "long-texts.json", &lines)
+        .await
+        .unwrap();
     assert_eq!((r.inserted, r.rejected), (40, 1), "{r:?}");
     assert!(r.batches > 1, "cut by bytes: {r:?}");
     let rejects = rejects(&t).await;
@@ -205,10 +230,17 @@ async fn the_same_key_in_two_buckets_is_two_objects() {
     std::fs::write(&path, good("A1") + "\n").unwrap();
     let east = ObjectId::in_bucket("bucket-us-east-1", "same.json", "e");
     let west = ObjectId::in_bucket("bucket-us-east-2", "same.json", "e");
-    let a = ingest_object(&db, &settings(), &east, open_file(path.clone())).await.unwrap();
-    let b = ingest_object(&db, &settings(), &west, open_file(path)).await.unwrap();
+    let a = ingest_object(&db, &settings(), &east, open_file(path.clone()))
+        .await
+        .unwrap();
+    let b = ingest_object(&db, &settings(), &west, open_file(path))
+        .await
+        .unwrap();
     assert_eq!((a.outcome, a.inserted), (Outcome::Ingested, 1));
-    assert_eq!((b.outcome, b.inserted, b.already_present), (Outcome::Ingested, 0, 1));
+    assert_eq!(
+        (b.outcome, b.inserted, b.already_present),
+        (Outcome::Ingested, 0, 1)
+    );
     t.drop_db().await;
 }
 
@@ -233,5 +265,52 @@ async fn two_attempts_on_one_object_at_once_both_end_with_its_counts() {
     // One of them wrote the rows; the other found them written, never counted twice.
     assert_eq!(a.inserted + b.inserted, 3_000, "{a:?} {b:?}");
     assert_eq!(t.count("SELECT COUNT(*) FROM reviews").await, 3_000);
+    t.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_the_server_refuses_is_a_reject_and_its_batch_still_lands() {
+    // Whatever the parser lets through and the server refuses (here a CHECK constraint
+    // stands in for a value rule of the server's) costs one row, not its batch.
+    let (t, db) = TestDb::migrated("refused").await;
+    let mut admin = t.admin().await;
+    mysql_async::prelude::Queryable::query_drop(
+        &mut admin,
+        format!(
+            "ALTER TABLE `{}`.reviews ADD CONSTRAINT no_evil CHECK (reviewer_id <> 'EVIL')",
+            t.name
+        ),
+    )
+    .await
+    .unwrap();
+    let lines = vec![
+        good("A1"),
+        good("EVIL"),
+        good("A3"),
+        "not json".into(),
+        good("A5"),
+    ];
+    let r = ingest_lines(&t, &db, "refused.json", &lines).await.unwrap();
+    assert_eq!(
+        (r.inserted, r.already_present, r.rejected),
+        (3, 0, 2),
+        "{r:?}"
+    );
+    let rejects = rejects(&t).await;
+    assert_eq!(rejects.iter().map(|r| r.0).collect::<Vec<_>>(), [2, 4]);
+    assert!(
+        rejects[0]
+            .1
+            .starts_with("the database refused the row: CONSTRAINT `no_evil` failed"),
+        "{}",
+        rejects[0].1
+    );
+    assert!(rejects[0].2.contains("EVIL"));
+    // Counted again exactly when the file is run again.
+    let again = ingest_lines(&t, &db, "refused.json", &lines).await.unwrap();
+    assert_eq!(
+        (again.inserted, again.already_present, again.rejected),
+        (0, 3, 2)
+    );
     t.drop_db().await;
 }
