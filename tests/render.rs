@@ -1052,7 +1052,10 @@ fn function_roles_allow_exactly_the_calls_their_code_makes() {
                     "PostprocessRole",
                     BTreeSet::from([
                         grant("s3:GetObject", &objects(&pipeline.pending_prefix)),
+                        grant("s3:GetObjectVersion", &objects(&pipeline.pending_prefix)),
                         grant("s3:DeleteObject", &objects(&pipeline.pending_prefix)),
+                        grant("s3:DeleteObjectVersion", &objects(&pipeline.pending_prefix)),
+                        grant("s3:ListBucketVersions", &bucket),
                         grant("s3:PutObject", &objects(&pipeline.completed_prefix)),
                         grant("s3:PutObject", &objects(&pipeline.failed_prefix)),
                         grant("s3:GetObject", &objects(&pipeline.completed_prefix)),

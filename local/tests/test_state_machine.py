@@ -247,7 +247,7 @@ def load(n: int) -> tuple[str, dict]:
 
 
 def move_completed(n: int) -> tuple[str, dict]:
-    return ("postprocess", {"key": key(n), "outcome": "completed", "report": report(n)})
+    return ("postprocess", {"key": key(n), "etag": etag(n), "outcome": "completed", "report": report(n)})
 
 
 def queue_batches(pipeline: Pipeline, batches: list[list[int]]) -> tuple[list, dict]:
@@ -319,7 +319,8 @@ def test_a_file_failing_every_retry_is_moved_to_failed_and_the_others_complete(p
     assert calls[:3] == [("preprocess", {"totals": {}, "results": []}), load(1), move_completed(1)]
     assert calls[3:10] == [load(2)] * 7
     name, request = calls[10]
-    assert (name, request["key"], request["outcome"]) == ("postprocess", key(2), "failed")
+    assert (name, request["key"], request["etag"], request["outcome"]) == (
+        "postprocess", key(2), etag(2), "failed")
     assert request["error"]["Error"] == "Lambda.ServiceException"
     assert "try again" in request["error"]["Cause"]
     assert "report" not in request

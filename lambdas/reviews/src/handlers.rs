@@ -9,8 +9,9 @@
 //!   "present","rejected"}`; a FileResult: `{"key", "outcome": "completed"|"failed",
 //!   "inserted", "present", "rejected"}`.
 //! - dbprocess: `{"key", "etag"?}` → an [`IngestReport`]
-//! - postprocess: `{"key", "outcome": "completed"|"failed", "error"?, "report"?}` →
-//!   `{"key", "destination", "outcome": "moved"|"already_moved", "report_key"?}`; a completed
+//! - postprocess: `{"key", "etag"?, "outcome": "completed"|"failed", "error"?, "report"?}` →
+//!   `{"key", "destination", "outcome": "moved"|"already_moved", "newer_version_pending"?,
+//!   "report_key"?}`; the version with that ETag is moved; a completed
 //!   file whose report counts rejected lines gets `<destination>.rejects.json` beside it.
 //! - migrate: `{}` → `{"database", "applied": [versions], "version"}`
 
@@ -187,6 +188,10 @@ pub enum FileOutcome {
 #[derive(Debug, Deserialize)]
 pub struct PostprocessRequest {
     pub key: String,
+    /// The ETag the file was listed with, so the version that was read is the one moved (a
+    /// newer upload of the key stays pending).
+    #[serde(default)]
+    pub etag: Option<String>,
     pub outcome: FileOutcome,
     /// For a failed object: the error as Step Functions caught it (`{"Error","Cause"}`).
     #[serde(default)]
@@ -201,6 +206,10 @@ pub struct PostprocessResponse {
     pub key: String,
     pub destination: String,
     pub outcome: MoveOutcome,
+    /// The key was uploaded again after the version that was read: that newer upload stays
+    /// pending, for the next listing.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub newer_version_pending: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report_key: Option<String>,
 }
@@ -246,13 +255,17 @@ pub async fn postprocess(
             )
             .await?;
     }
-    let outcome = store.move_object(&req.key, &destination).await?;
-    tracing::info!(key = %req.key, destination = %destination, outcome = ?outcome,
+    let moved = store
+        .move_object(&req.key, &destination, req.etag.as_deref())
+        .await?;
+    tracing::info!(key = %req.key, destination = %destination, outcome = ?moved.outcome,
+        newer_version_pending = moved.newer_version_pending,
         failed = report_key.is_some(), "moved object");
     Ok(PostprocessResponse {
         key: req.key,
         destination,
-        outcome,
+        outcome: moved.outcome,
+        newer_version_pending: moved.newer_version_pending,
         report_key,
     })
 }

@@ -561,10 +561,51 @@ async fn rejected_lines(
             "reading the rejected lines",
         )
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(line, reason)| RejectedLine { line, reason })
-        .collect())
+    Ok(within_report_budget(rows))
+}
+
+/// The report is the function's answer and, through the state machine, one state's data,
+/// which Step Functions limits to 256 KiB (an overflow is `States.DataLimitExceeded`, which
+/// no Catch on `States.ALL` catches): the rejected lines it names take at most this much.
+pub const REPORTED_REJECTS_BYTES: usize = 32 << 10;
+/// Each reason named in a report, at most (the `review_rejects` table has it whole).
+const REPORTED_REASON_CHARS: usize = 200;
+
+fn within_report_budget(rows: Vec<(u64, String)>) -> Vec<RejectedLine> {
+    let mut bytes = 0;
+    let mut lines = Vec::new();
+    for (line, reason) in rows {
+        let reason = match reason.char_indices().nth(REPORTED_REASON_CHARS) {
+            None => reason,
+            Some((cut, _)) => format!("{}…", &reason[..cut]),
+        };
+        // The line number and the JSON around it.
+        bytes += reason.len() + 32;
+        if bytes > REPORTED_REJECTS_BYTES {
+            break;
+        }
+        lines.push(RejectedLine { line, reason });
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_rejected_lines_a_report_names_fit_its_budget() {
+        let rows = (1..=100).map(|n| (n, "é".repeat(1000))).collect();
+        let lines = super::within_report_budget(rows);
+        let json = serde_json::to_string(&lines).unwrap();
+        assert!(
+            json.len() <= super::REPORTED_REJECTS_BYTES + 4096,
+            "{}",
+            json.len()
+        );
+        assert!(!lines.is_empty());
+        assert!(lines.iter().all(|l| l.reason.chars().count() <= 201));
+        let short = super::within_report_budget(vec![(3, "not JSON".into())]);
+        assert_eq!(short[0].reason, "not JSON");
+    }
 }
 
 struct Ledger {

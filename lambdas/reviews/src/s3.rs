@@ -13,7 +13,17 @@ use crate::ingest::ObjectId;
 pub struct S3Store {
     client: aws_sdk_s3::Client,
     bucket: String,
+    /// Objects larger than this are copied in parts (UploadPartCopy) of `copy_part` bytes:
+    /// one CopyObject copies at most 5 GB (S3 API reference, CopyObject).
+    copy_limit: i64,
+    copy_part: i64,
 }
+
+/// S3's limit for one CopyObject.
+pub const COPY_OBJECT_LIMIT: i64 = 5 * 1024 * 1024 * 1024;
+/// Parts of a multipart copy: 512 MiB, so a 5 TB object (S3's largest) takes under 10,000
+/// parts (S3's most).
+pub const COPY_PART_BYTES: i64 = 512 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingFile {
@@ -33,6 +43,8 @@ pub struct PendingListing {
 pub struct ObjectMeta {
     pub etag: String,
     pub size: i64,
+    /// In a versioned bucket, the version this describes.
+    pub version_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -43,12 +55,30 @@ pub enum MoveOutcome {
     AlreadyMoved,
 }
 
+/// A file's move: how it went, and whether a newer upload of the same key stays pending
+/// (it was uploaded after the version that was read; the next listing takes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Moved {
+    pub outcome: MoveOutcome,
+    pub newer_version_pending: bool,
+}
+
 impl S3Store {
     pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
         S3Store {
             client,
             bucket: bucket.into(),
+            copy_limit: COPY_OBJECT_LIMIT,
+            copy_part: COPY_PART_BYTES,
         }
+    }
+
+    /// Copies objects over `limit` bytes in parts of `part` (tests use small ones; S3 wants
+    /// parts of at least 5 MiB but the last).
+    pub fn with_copy_parts(mut self, limit: i64, part: i64) -> Self {
+        self.copy_limit = limit;
+        self.copy_part = part;
+        self
     }
 
     pub fn bucket(&self) -> &str {
@@ -116,6 +146,7 @@ impl S3Store {
                     .trim_matches('"')
                     .to_string(),
                 size: out.content_length().unwrap_or(0),
+                version_id: out.version_id().map(str::to_string),
             })),
             Err(e)
                 if e.as_service_error()
@@ -198,27 +229,81 @@ impl S3Store {
         Ok(())
     }
 
-    /// Copy, verify the copy's size, then delete the source. Safe to repeat: a source that is
-    /// gone with the destination present counts as moved.
-    pub async fn move_object(&self, from: &str, to: &str) -> Result<MoveOutcome> {
-        let Some(src) = self.head(from).await? else {
+    /// The version of `key` whose ETag is `etag`, when it is not the current one (uploaded
+    /// again since): ListObjectVersions, newest first.
+    async fn version_with_etag(&self, key: &str, etag: &str) -> Result<Option<ObjectMeta>> {
+        let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(key)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|e| self.fail("list versions", key, DisplayErrorContext(e)))?;
+            for v in page.versions() {
+                if v.key() == Some(key) && v.e_tag().map(|t| t.trim_matches('"')) == Some(etag) {
+                    return Ok(Some(ObjectMeta {
+                        etag: etag.to_string(),
+                        size: v.size().unwrap_or(0),
+                        version_id: v.version_id().map(str::to_string),
+                    }));
+                }
+            }
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_string);
+            version_marker = page.next_version_id_marker().map(str::to_string);
+        }
+        Ok(None)
+    }
+
+    /// Moves the version of `from` whose ETag is `etag` (the one that was read; without one,
+    /// the current version) to `to`: copy it, check the copy's size, delete exactly that
+    /// version. A file uploaded again meanwhile is never moved unread: its newer version stays
+    /// pending. Safe to repeat: a version that is gone with the destination present counts
+    /// as moved.
+    pub async fn move_object(&self, from: &str, to: &str, etag: Option<&str>) -> Result<Moved> {
+        let current = self.head(from).await?;
+        let (src, newer_version_pending) = match (&current, etag) {
+            (Some(cur), None) => (Some(cur.clone()), false),
+            (Some(cur), Some(e)) if cur.etag == e => (Some(cur.clone()), false),
+            (cur, Some(e)) => (self.version_with_etag(from, e).await?, cur.is_some()),
+            (None, None) => (None, false),
+        };
+        let Some(src) = src else {
             return match self.head(to).await? {
-                Some(_) => Ok(MoveOutcome::AlreadyMoved),
+                Some(_) => Ok(Moved {
+                    outcome: MoveOutcome::AlreadyMoved,
+                    newer_version_pending,
+                }),
                 None => Err(Error::NotFound {
                     bucket: self.bucket.clone(),
                     key: from.to_string(),
                 }),
             };
         };
-        self.client
-            .copy_object()
-            .bucket(&self.bucket)
-            .key(to)
-            .copy_source(format!("{}/{}", self.bucket, percent_encode_key(from)))
-            .copy_source_if_match(format!("\"{}\"", src.etag))
-            .send()
-            .await
-            .map_err(|e| self.fail("copy", from, DisplayErrorContext(e)))?;
+        let mut copy_source = format!("{}/{}", self.bucket, percent_encode_key(from));
+        if let Some(version) = &src.version_id {
+            copy_source.push_str(&format!("?versionId={}", percent_encode_key(version)));
+        }
+        if src.size > self.copy_limit {
+            self.copy_in_parts(&copy_source, &src, from, to).await?;
+        } else {
+            self.client
+                .copy_object()
+                .bucket(&self.bucket)
+                .key(to)
+                .copy_source(&copy_source)
+                .copy_source_if_match(format!("\"{}\"", src.etag))
+                .send()
+                .await
+                .map_err(|e| self.fail("copy", from, DisplayErrorContext(e)))?;
+        }
         match self.head(to).await? {
             Some(dst) if dst.size == src.size => {}
             Some(dst) => {
@@ -233,14 +318,103 @@ impl S3Store {
             }
             None => return Err(self.fail("copy", from, format!("the copy at {to} is not there"))),
         }
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(from)
+        let mut delete = self.client.delete_object().bucket(&self.bucket).key(from);
+        if let Some(version) = &src.version_id {
+            // That version only: a newer upload of the key stays.
+            delete = delete.version_id(version);
+        }
+        delete
             .send()
             .await
             .map_err(|e| self.fail("delete", from, DisplayErrorContext(e)))?;
-        Ok(MoveOutcome::Moved)
+        Ok(Moved {
+            outcome: MoveOutcome::Moved,
+            newer_version_pending,
+        })
+    }
+
+    /// A copy of more than one CopyObject can take: UploadPartCopy, part by part; an
+    /// unfinished upload is aborted, so no hidden parts are left.
+    async fn copy_in_parts(
+        &self,
+        copy_source: &str,
+        src: &ObjectMeta,
+        from: &str,
+        to: &str,
+    ) -> Result<()> {
+        use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+        let fail = |why: String| self.fail("copy", from, why);
+        let upload = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(to)
+            .send()
+            .await
+            .map_err(|e| fail(DisplayErrorContext(e).to_string()))?;
+        let upload_id = upload
+            .upload_id()
+            .ok_or_else(|| fail("S3 gave no upload id".into()))?
+            .to_string();
+        let copied = async {
+            let mut parts = Vec::new();
+            let mut start = 0;
+            let mut number = 1;
+            while start < src.size {
+                let end = (start + self.copy_part).min(src.size) - 1;
+                let part = self
+                    .client
+                    .upload_part_copy()
+                    .bucket(&self.bucket)
+                    .key(to)
+                    .upload_id(&upload_id)
+                    .part_number(number)
+                    .copy_source(copy_source)
+                    .copy_source_range(format!("bytes={start}-{end}"))
+                    .copy_source_if_match(format!("\"{}\"", src.etag))
+                    .send()
+                    .await
+                    .map_err(|e| fail(DisplayErrorContext(e).to_string()))?;
+                parts.push(
+                    CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(
+                            part.copy_part_result()
+                                .and_then(|r| r.e_tag())
+                                .map(str::to_string),
+                        )
+                        .build(),
+                );
+                start = end + 1;
+                number += 1;
+            }
+            self.client
+                .complete_multipart_upload()
+                .bucket(&self.bucket)
+                .key(to)
+                .upload_id(&upload_id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| fail(DisplayErrorContext(e).to_string()))?;
+            Ok(())
+        }
+        .await;
+        if copied.is_err() {
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(to)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+        }
+        copied
     }
 }
 

@@ -131,6 +131,7 @@ async fn a_full_run_never_logs_the_password() {
             &prefixes,
             PostprocessRequest {
                 key: f.key.clone(),
+                etag: None,
                 outcome: FileOutcome::Completed,
                 error: None,
                 report: None,

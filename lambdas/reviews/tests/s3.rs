@@ -412,6 +412,7 @@ async fn postprocess_moves_once_and_reports_failures() {
 
     let req = || PostprocessRequest {
         key: "book-reviews/reviews/2024/ok.json".into(),
+        etag: None,
         outcome: FileOutcome::Completed,
         error: None,
         report: None,
@@ -450,6 +451,7 @@ async fn postprocess_moves_once_and_reports_failures() {
         &prefixes(),
         PostprocessRequest {
             key: "book-reviews/reviews/some-bad.json".into(),
+            etag: None,
             outcome: FileOutcome::Completed,
             error: None,
             report: Some(
@@ -473,6 +475,7 @@ async fn postprocess_moves_once_and_reports_failures() {
 
     let failed = PostprocessRequest {
         key: "book-reviews/reviews/bad file ü.json".into(),
+        etag: None,
         outcome: FileOutcome::Failed,
         error: Some(serde_json::json!({"Error": "DatabaseUnavailable", "Cause": "no answer"})),
         report: None,
@@ -502,6 +505,7 @@ async fn postprocess_moves_once_and_reports_failures() {
         &prefixes(),
         PostprocessRequest {
             key: "book-reviews/reviews/never.json".into(),
+            etag: None,
             outcome: FileOutcome::Completed,
             error: None,
             report: None,
@@ -546,4 +550,83 @@ async fn a_rotated_secret_is_read_again_after_the_database_refuses_the_cached_on
     assert!(err.is_auth_failure(), "{err}");
     assert_eq!(err.kind(), "DatabaseUnavailable");
     t.drop_user(&user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postprocess_moves_the_version_that_was_read_and_a_newer_upload_stays_pending() {
+    // The data bucket is versioned. A file uploaded again after dbprocess read it was moved
+    // to completed/ whole, its new content never ingested.
+    let moto = Moto::new("versions").await;
+    moto.s3
+        .put_bucket_versioning()
+        .bucket(&moto.bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let store = moto.store();
+    let key = "book-reviews/reviews/again.json";
+    moto.put(key, b"first\n".to_vec()).await;
+    let read = store.head(key).await.unwrap().unwrap();
+    moto.put(key, b"second, uploaded after the first was read\n".to_vec())
+        .await;
+
+    let req = || PostprocessRequest {
+        key: key.into(),
+        etag: Some(read.etag.clone()),
+        outcome: FileOutcome::Completed,
+        error: None,
+        report: None,
+    };
+    let moved = handlers::postprocess(&store, &prefixes(), req())
+        .await
+        .unwrap();
+    assert_eq!(moved.outcome, MoveOutcome::Moved);
+    assert!(moved.newer_version_pending);
+    assert_eq!(
+        moto.get("book-reviews/completed/again.json").await.unwrap(),
+        b"first\n"
+    );
+    assert_eq!(
+        moto.get(key).await.unwrap(),
+        b"second, uploaded after the first was read\n",
+        "the newer upload stays pending, to be read"
+    );
+    // Repeating the move (a retry) moves nothing more.
+    let twice = handlers::postprocess(&store, &prefixes(), req())
+        .await
+        .unwrap();
+    assert_eq!(twice.outcome, MoveOutcome::AlreadyMoved);
+    assert!(moto.get(key).await.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_larger_than_one_copy_is_moved_in_parts() {
+    // CopyObject copies at most 5 GB: a larger file could never be moved. The store copies
+    // in parts above its limit, here lowered to 5 MiB so moto can hold the object.
+    let moto = Moto::new("parts").await;
+    let store = moto.store().with_copy_parts(5 << 20, 5 << 20);
+    let key = "book-reviews/reviews/large.json";
+    let body: Vec<u8> = (0..(12u32 << 20)).map(|i| (i % 251) as u8).collect();
+    moto.put(key, body.clone()).await;
+    let moved = handlers::postprocess(
+        &store,
+        &prefixes(),
+        PostprocessRequest {
+            key: key.into(),
+            etag: None,
+            outcome: FileOutcome::Completed,
+            error: None,
+            report: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(moved.outcome, MoveOutcome::Moved);
+    assert!(moto.get(key).await.is_none());
+    assert!(moto.get("book-reviews/completed/large.json").await.unwrap() == body);
 }
