@@ -589,25 +589,6 @@ fn within_report_budget(rows: Vec<(u64, String)>) -> Vec<RejectedLine> {
     lines
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_rejected_lines_a_report_names_fit_its_budget() {
-        let rows = (1..=100).map(|n| (n, "é".repeat(1000))).collect();
-        let lines = super::within_report_budget(rows);
-        let json = serde_json::to_string(&lines).unwrap();
-        assert!(
-            json.len() <= super::REPORTED_REJECTS_BYTES + 4096,
-            "{}",
-            json.len()
-        );
-        assert!(!lines.is_empty());
-        assert!(lines.iter().all(|l| l.reason.chars().count() <= 201));
-        let short = super::within_report_budget(vec![(3, "not JSON".into())]);
-        assert_eq!(short[0].reason, "not JSON");
-    }
-}
-
 struct Ledger {
     batch_size: usize,
     finished: Option<IngestReport>,
@@ -893,5 +874,24 @@ fn server_message(e: &Error) -> String {
             ..
         } => format!("{} ({})", s.message, s.code),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_rejected_lines_a_report_names_fit_its_budget() {
+        let rows = (1..=100).map(|n| (n, "é".repeat(1000))).collect();
+        let lines = super::within_report_budget(rows);
+        let json = serde_json::to_string(&lines).unwrap();
+        assert!(
+            json.len() <= super::REPORTED_REJECTS_BYTES + 4096,
+            "{}",
+            json.len()
+        );
+        assert!(!lines.is_empty());
+        assert!(lines.iter().all(|l| l.reason.chars().count() <= 201));
+        let short = super::within_report_budget(vec![(3, "not JSON".into())]);
+        assert_eq!(short[0].reason, "not JSON");
     }
 }
