@@ -201,7 +201,7 @@ pub fn parse_batches<R: BufRead, E>(
     let mut totals = ParseTotals::default();
     let mut batch = Batch::default();
     let mut in_batch = 0usize;
-    let mut row = String::with_capacity(1 << 12);
+    let mut scratch = String::new();
     while let Some((line_no, line)) = lines.next_line().map_err(ParseError::Io)? {
         totals.lines = line_no;
         if let Line::Blank = line {
@@ -226,46 +226,58 @@ pub fn parse_batches<R: BufRead, E>(
                 field: "line",
                 limit: MAX_LINE_BYTES,
             }),
-        }
-        .and_then(|review| {
-            // Rendered first: a row too long for one statement is a reject.
-            row.clear();
-            sql::push_review_values(&mut row, &review, &opts.region_and_key);
-            if row.len() > MAX_ROW_BYTES {
+        };
+        // Rendered straight into its statement (or, in a batch already written, into a
+        // scratch buffer, only to count its bytes); a row too long for one statement is a
+        // reject.
+        let rendered = parsed.and_then(|review| {
+            let (out, start) = if batch.done {
+                scratch.clear();
+                (&mut scratch, 0)
+            } else {
+                if batch
+                    .values
+                    .last()
+                    .is_none_or(|v| v.len() >= STATEMENT_BUDGET_BYTES)
+                {
+                    batch.values.push(String::with_capacity(1 << 16));
+                }
+                let out = batch.values.last_mut().expect("just pushed");
+                if !out.is_empty() {
+                    out.push(',');
+                }
+                let start = out.len();
+                (out, start)
+            };
+            sql::push_review_values(out, &review, &opts.region_and_key);
+            let len = out.len() - start;
+            if len > MAX_ROW_BYTES {
+                // Take it back out, with its comma.
+                out.truncate(start.saturating_sub(1));
                 return Err(RejectReason::TooLong {
                     field: "row (as SQL, for the server's packet limit)",
                     limit: MAX_ROW_BYTES,
                 });
             }
-            Ok(())
+            Ok((start, start + len))
         });
-        match parsed {
-            Ok(()) => {
+        if batch.values.last().is_some_and(String::is_empty) {
+            // The statement held only the row taken back out.
+            batch.values.pop();
+        }
+        match rendered {
+            Ok((start, end)) => {
                 totals.valid += 1;
                 if !batch.done {
-                    if batch
-                        .values
-                        .last()
-                        .is_none_or(|v| v.len() >= STATEMENT_BUDGET_BYTES)
-                    {
-                        batch.values.push(String::with_capacity(1 << 16));
-                    }
-                    let statement = batch.values.len() - 1;
-                    let out = &mut batch.values[statement];
-                    if !out.is_empty() {
-                        out.push(',');
-                    }
-                    let start = out.len();
-                    out.push_str(&row);
                     batch.row_at.push(RowAt {
                         line_no,
-                        statement,
+                        statement: batch.values.len() - 1,
                         start,
-                        end: out.len(),
+                        end,
                     });
                     batch.rows += 1;
                 }
-                batch.bytes += row.len() + 1;
+                batch.bytes += end - start + 1;
             }
             Err(reason) => {
                 totals.rejected += 1;
