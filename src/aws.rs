@@ -106,6 +106,10 @@ impl AwsContext {
         aws_sdk_ec2::Client::new(&self.in_region(region))
     }
 
+    pub fn kms(&self, region: &str) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::new(&self.in_region(region))
+    }
+
     pub fn secrets_manager(&self, region: &str) -> aws_sdk_secretsmanager::Client {
         aws_sdk_secretsmanager::Client::new(&self.in_region(region))
     }

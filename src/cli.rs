@@ -53,6 +53,15 @@ pub enum Command {
     /// Unplanned failover: promote another Region at once, losing writes not yet replicated.
     #[cfg(feature = "aws")]
     Failover(FailoverArgs),
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete commands and options for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]

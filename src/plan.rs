@@ -13,7 +13,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::env::{Environment, RegionSettings};
+use crate::env::{Environment, RegionSettings, VpcEndpointService};
 
 /// Every stack of an environment, in the waves they deploy in, then the steps that follow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -353,19 +353,23 @@ fn parameters(
 
     match part {
         Part::Assets => Vec::new(),
-        Part::Network => vec![
-            parameter(
+        Part::Network => {
+            let mut parameters = vec![parameter(
                 "SubnetIds",
                 match &region.subnet_ids {
                     Some(ids) => ParameterSource::Value(ids.clone().into()),
                     None => ParameterSource::Discover(Discovery::SubnetIds),
                 },
-            ),
-            parameter(
-                "RouteTableIds",
-                ParameterSource::Discover(Discovery::RouteTableIds),
-            ),
-        ],
+            )];
+            // The S3 gateway endpoint's routes; none when the VPC's own one is reused.
+            if !region.reuse_vpc_endpoints.contains(&VpcEndpointService::S3) {
+                parameters.push(parameter(
+                    "RouteTableIds",
+                    ParameterSource::Discover(Discovery::RouteTableIds),
+                ));
+            }
+            parameters
+        }
         Part::Database => vec![
             parameter(
                 "DbSubnetGroupName",

@@ -1,7 +1,10 @@
 //! Checks before anything is created: credentials resolve, each VPC exists in its
-//! Region, its subnets span at least two Availability Zones, the engine version exists
-//! in every Region, and no resource of ours already exists outside our stacks. What it
-//! discovers (subnets, route tables) feeds the network stacks' parameters.
+//! Region with DNS on, its subnets span at least two Availability Zones, no VPC endpoint
+//! we would create is there already, the engine version exists in every Region (and a
+//! warning when it is past its standard support), and no resource of ours already exists
+//! outside our stacks (a global cluster, a secret or a key alias left by an earlier
+//! destroy). What it discovers (subnets, route tables) feeds the network stacks'
+//! parameters.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -10,18 +13,26 @@ use aws_sdk_ec2::types::Filter;
 use aws_sdk_rds::error::ProvideErrorMetadata;
 
 use crate::aws::AwsContext;
-use crate::env::{Environment, RegionSettings};
-use crate::plan::Discovery;
+use crate::env::{Environment, RegionSettings, VpcEndpointService};
+use crate::plan::{stack_name, Discovery, Part};
 
 /// What preflight found, per Region.
 pub type Discovered = HashMap<(String, Discovery), Vec<String>>;
+
+/// What preflight found: the values the stacks need, and what deserves a look but does not
+/// stop the deploy.
+#[derive(Debug, Default)]
+pub struct Findings {
+    pub discovered: Discovered,
+    pub warnings: Vec<String>,
+}
 
 fn vpc_filter(vpc_id: &str) -> Filter {
     Filter::builder().name("vpc-id").values(vpc_id).build()
 }
 
 /// Runs every check; all problems are reported together.
-pub async fn preflight(environment: &Environment, aws: &AwsContext) -> anyhow::Result<Discovered> {
+pub async fn preflight(environment: &Environment, aws: &AwsContext) -> anyhow::Result<Findings> {
     aws.check_credentials().await?;
     let mut checks = tokio::task::JoinSet::new();
     for (index, settings) in environment.all_regions().enumerate() {
@@ -33,27 +44,37 @@ pub async fn preflight(environment: &Environment, aws: &AwsContext) -> anyhow::R
         let aws = aws.clone();
         let settings = settings.clone();
         let engine_version = environment.database.engine_version.clone();
+        let network_stack = stack_name(environment, Part::Network, &settings.region);
         checks.spawn(async move {
+            let mut problems = Vec::new();
             let result = check_region(&aws, &settings, &engine_version).await;
-            (field, settings.region.clone(), result)
+            if let Err(error) = check_endpoints(&aws, &settings, &field, &network_stack).await {
+                problems.push(format!("{error:#}"));
+            }
+            (field, settings.region.clone(), result, problems)
         });
     }
-    let mut discovered = Discovered::new();
+    let mut findings = Findings::default();
     let mut problems = Vec::new();
     while let Some(joined) = checks.join_next().await {
-        let (field, region, result) = joined.context("a preflight task panicked")?;
+        let (field, region, result, more) = joined.context("a preflight task panicked")?;
         match result {
             Ok(found) => {
                 for (what, values) in found {
-                    discovered.insert((region.clone(), what), values);
+                    findings.discovered.insert((region.clone(), what), values);
                 }
             }
             Err(error) => problems.push(format!("{field} ({region}): {error:#}")),
         }
+        problems.extend(more.into_iter().map(|p| format!("{field} ({region}): {p}")));
     }
     if let Err(error) = check_collisions(environment, aws).await {
         problems.push(format!("{error:#}"));
     }
+    problems.extend(check_leftovers(environment, aws).await?);
+    findings
+        .warnings
+        .extend(check_support(environment, aws).await);
     if !problems.is_empty() {
         problems.sort();
         bail!(
@@ -61,7 +82,7 @@ pub async fn preflight(environment: &Environment, aws: &AwsContext) -> anyhow::R
             problems.join("\n  ")
         );
     }
-    Ok(discovered)
+    Ok(findings)
 }
 
 async fn check_region(
@@ -78,6 +99,55 @@ async fn check_region(
             bail!("VPC {} does not exist", settings.vpc_id)
         }
         Err(error) => return Err(crate::aws::api_error(error)).context("DescribeVpcs"),
+    }
+    // Interface endpoints with private DNS (Secrets Manager, RDS) need both (AWS
+    // PrivateLink guide, "Access an AWS service using an interface VPC endpoint": DNS
+    // hostnames and DNS resolution must be enabled for the VPC).
+    let mut dns_off = Vec::new();
+    for attribute in [
+        aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport,
+        aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames,
+    ] {
+        let answer = ec2
+            .describe_vpc_attribute()
+            .vpc_id(&settings.vpc_id)
+            .attribute(attribute.clone())
+            .send()
+            .await
+            .map_err(crate::aws::api_error)
+            .context("DescribeVpcAttribute")?;
+        let on = match attribute {
+            aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport => answer.enable_dns_support(),
+            _ => answer.enable_dns_hostnames(),
+        }
+        .and_then(|v| v.value())
+        .unwrap_or(false);
+        if !on {
+            dns_off.push(attribute.as_str().to_string());
+        }
+    }
+    if !dns_off.is_empty() {
+        let flags: Vec<String> = dns_off
+            .iter()
+            .map(|a| {
+                format!(
+                    "aws ec2 modify-vpc-attribute --vpc-id {} --{} '{{\"Value\":true}}' --region {}",
+                    settings.vpc_id,
+                    if a == "enableDnsSupport" {
+                        "enable-dns-support"
+                    } else {
+                        "enable-dns-hostnames"
+                    },
+                    settings.region
+                )
+            })
+            .collect();
+        bail!(
+            "VPC {} has {} off; the functions reach Secrets Manager and RDS through interface endpoints with private DNS, which need DNS support and DNS hostnames on. Turn them on: {}",
+            settings.vpc_id,
+            dns_off.join(" and "),
+            flags.join("; ")
+        );
     }
 
     let subnets = match &settings.subnet_ids {
@@ -170,6 +240,225 @@ async fn check_region(
         (Discovery::SubnetIds, subnet_ids),
         (Discovery::RouteTableIds, route_table_ids),
     ])
+}
+
+/// The VPC endpoints the network stack would create must not exist already, unless the file
+/// reuses them (`reuse_vpc_endpoints`); one it reuses must exist. Ours (from an earlier
+/// deploy of this environment) do not count.
+async fn check_endpoints(
+    aws: &AwsContext,
+    settings: &RegionSettings,
+    field: &str,
+    network_stack: &str,
+) -> anyhow::Result<()> {
+    let ours: BTreeSet<String> = aws
+        .cloudformation(&settings.region)
+        .describe_stack_resources()
+        .stack_name(network_stack)
+        .send()
+        .await
+        .map(|found| {
+            found
+                .stack_resources()
+                .iter()
+                .filter_map(|r| r.physical_resource_id().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let endpoints = aws
+        .ec2(&settings.region)
+        .describe_vpc_endpoints()
+        .filters(vpc_filter(&settings.vpc_id))
+        .send()
+        .await
+        .map_err(crate::aws::api_error)
+        .context("DescribeVpcEndpoints")?;
+    let mut problems = Vec::new();
+    for service in VpcEndpointService::ALL {
+        let name = format!("com.amazonaws.{}.{}", settings.region, service.as_str());
+        let theirs: Vec<&aws_sdk_ec2::types::VpcEndpoint> = endpoints
+            .vpc_endpoints()
+            .iter()
+            .filter(|e| e.service_name() == Some(name.as_str()))
+            .filter(|e| {
+                !matches!(
+                    e.state()
+                        .map(|s| s.as_str().to_ascii_lowercase())
+                        .as_deref(),
+                    Some("deleted" | "deleting" | "rejected" | "failed")
+                )
+            })
+            .filter(|e| e.vpc_endpoint_id().is_some_and(|id| !ours.contains(id)))
+            // A gateway endpoint always routes; an interface one collides only with private DNS.
+            .filter(|e| service == VpcEndpointService::S3 || e.private_dns_enabled() == Some(true))
+            .collect();
+        let reused = settings.reuse_vpc_endpoints.contains(&service);
+        match (theirs.first(), reused) {
+            (Some(endpoint), false) => {
+                let id = endpoint.vpc_endpoint_id().unwrap_or_default();
+                let why = if service == VpcEndpointService::S3 {
+                    format!(
+                        "a second S3 gateway endpoint on the same route tables fails with RouteAlreadyExists (its route tables: {})",
+                        endpoint.route_table_ids().join(", ")
+                    )
+                } else {
+                    "a second one with private DNS fails (the private DNS name is taken)"
+                        .to_string()
+                };
+                problems.push(format!(
+                    "VPC {} already has an endpoint for {} ({id}); {why}. Reuse it: add `reuse_vpc_endpoints: [{}]` to {field}",
+                    settings.vpc_id,
+                    service.title(),
+                    service.as_str()
+                ));
+            }
+            (None, true) => problems.push(format!(
+                "{field}.reuse_vpc_endpoints names {}, but VPC {} has no endpoint for {} to reuse",
+                service.as_str(),
+                settings.vpc_id,
+                service.title()
+            )),
+            _ => {}
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        bail!("{}", problems.join("\n  "))
+    }
+}
+
+/// A secret or key alias with our fixed names that no stack of ours owns: an earlier
+/// destroy retained it (safety.data_on_delete: retain) or scheduled it for deletion, and
+/// creating ours would fail half-way through the database wave.
+async fn check_leftovers(
+    environment: &Environment,
+    aws: &AwsContext,
+) -> anyhow::Result<Vec<String>> {
+    let mut problems = Vec::new();
+    let primary = &environment.regions.primary.region;
+    let secret = format!(
+        "{}/{}/aurora-master",
+        environment.application, environment.environment
+    );
+    let stack = stack_name(environment, Part::Database, primary);
+    let owned_secret = physical_id(aws, primary, &stack, "MasterSecret").await;
+    match aws
+        .secrets_manager(primary)
+        .describe_secret()
+        .secret_id(&secret)
+        .send()
+        .await
+    {
+        Ok(found) if owned_secret.as_deref() != found.arn() => {
+            if found.deleted_date().is_some() {
+                problems.push(format!(
+                    "the secret {secret} ({primary}) is scheduled for deletion by an earlier destroy, and its name is taken until then: restore it (`aws secretsmanager restore-secret --secret-id {secret} --region {primary}`) or delete it now (`aws secretsmanager delete-secret --secret-id {secret} --force-delete-without-recovery --region {primary}`)"
+                ));
+            } else {
+                problems.push(format!(
+                    "the secret {secret} ({primary}) exists outside this environment's stacks (an earlier destroy retained it): delete it (`aws secretsmanager delete-secret --secret-id {secret} --force-delete-without-recovery --region {primary}`) or choose another environment name"
+                ));
+            }
+        }
+        Ok(_) => {}
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) => {}
+        Err(error) => {
+            return Err(crate::aws::api_error(error)).context(format!("DescribeSecret {secret}"))
+        }
+    }
+    let alias = format!(
+        "alias/{}/{}/aurora",
+        environment.application, environment.environment
+    );
+    for settings in environment.all_regions() {
+        let region = &settings.region;
+        let stack = stack_name(environment, Part::Database, region);
+        let aliases = aws
+            .kms(region)
+            .list_aliases()
+            .send()
+            .await
+            .map_err(crate::aws::api_error)
+            .context("ListAliases")?;
+        let Some(found) = aliases
+            .aliases()
+            .iter()
+            .find(|a| a.alias_name() == Some(alias.as_str()))
+        else {
+            continue;
+        };
+        let owned = physical_id(aws, region, &stack, "DatabaseKeyAlias").await;
+        if owned.as_deref() != Some(alias.as_str()) {
+            problems.push(format!(
+                "the KMS alias {alias} ({region}) exists outside this environment's stacks (left by an earlier destroy, its key {}): delete the alias (`aws kms delete-alias --alias-name {alias} --region {region}`) or choose another environment name",
+                found.target_key_id().unwrap_or("unknown")
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+/// The physical id of a resource of a stack, if the stack and the resource exist.
+async fn physical_id(aws: &AwsContext, region: &str, stack: &str, logical: &str) -> Option<String> {
+    aws.cloudformation(region)
+        .describe_stack_resource()
+        .stack_name(stack)
+        .logical_resource_id(logical)
+        .send()
+        .await
+        .ok()?
+        .stack_resource_detail()?
+        .physical_resource_id()
+        .map(str::to_string)
+}
+
+/// A warning when the engine's major version is past the end of Aurora's standard support
+/// (DescribeDBMajorEngineVersions; RDS Extended Support then charges per vCPU-hour: AWS
+/// user guide, "Viewing support dates for engine versions in Amazon RDS Extended Support").
+async fn check_support(environment: &Environment, aws: &AwsContext) -> Vec<String> {
+    let version = &environment.database.engine_version;
+    let major = version.split(".mysql_aurora").next().unwrap_or(version);
+    let region = &environment.regions.primary.region;
+    let Ok(found) = aws
+        .rds(region)
+        .describe_db_major_engine_versions()
+        .engine("aurora-mysql")
+        .major_engine_version(major)
+        .send()
+        .await
+    else {
+        // Only a warning: an answer that cannot be had does not stop the deploy.
+        return Vec::new();
+    };
+    let now = std::time::SystemTime::now();
+    let mut warnings = Vec::new();
+    for lifecycle in found
+        .db_major_engine_versions()
+        .iter()
+        .flat_map(|v| v.supported_engine_lifecycles())
+    {
+        if lifecycle.lifecycle_support_name().map(|n| n.as_str())
+            != Some("open-source-rds-standard-support")
+        {
+            continue;
+        }
+        let Some(end) = lifecycle.lifecycle_support_end_date() else {
+            continue;
+        };
+        if std::time::SystemTime::try_from(*end).is_ok_and(|end| end < now) {
+            warnings.push(format!(
+                "Aurora MySQL {major} ({version}, database.engine_version) left standard support on {}: RDS Extended Support charges apply until you upgrade to a supported major version",
+                end.fmt(aws_smithy_types::date_time::Format::DateTime)
+                    .map(|d| d[..10].to_string())
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    warnings
 }
 
 /// A subnet as preflight sees it.

@@ -351,7 +351,7 @@ async fn deploy_rendered(
         .map_err(|e| e.to_string())?;
     let zips = deploy::bundle::load_zips(Path::new(&lambda_dir())).map_err(|e| e.to_string())?;
     let mut known = deploy::stacks::Known {
-        discovered,
+        discovered: discovered.discovered,
         ..Default::default()
     };
     for zip in &zips {

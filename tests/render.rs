@@ -428,8 +428,8 @@ fn every_region_has_the_resources_the_application_needs() {
             );
             assert_eq!(
                 count("AWS::EC2::VPCEndpoint"),
-                3,
-                "{r}: S3, Secrets Manager, RDS (the functions ask which endpoint writes)"
+                3 - region.reuse_vpc_endpoints.len(),
+                "{r}: S3, Secrets Manager, RDS (the functions ask which endpoint writes), but those the file reuses"
             );
             assert_eq!(count("AWS::S3::Bucket"), 2, "{r}: assets, data");
             assert_eq!(count("AWS::Lambda::Function"), 4, "{r}");
@@ -1099,5 +1099,56 @@ fn function_roles_allow_exactly_the_calls_their_code_makes() {
                 );
             }
         }
+    }
+}
+
+/// A VPC's own endpoints, reused as the file says (`reuse_vpc_endpoints`), are not created
+/// again: a second S3 gateway endpoint on the same route tables, or a second private-DNS
+/// interface endpoint, fails on AWS.
+#[test]
+fn reused_vpc_endpoints_are_not_created() {
+    let text = std::fs::read_to_string(manifest_path("environments/prod.yaml"))
+        .unwrap()
+        .replacen(
+            "    vpc_id: vpc-0a1b2c3d4e5f60718\n",
+            "    vpc_id: vpc-0a1b2c3d4e5f60718\n    reuse_vpc_endpoints: [s3, secretsmanager, rds]\n",
+            1,
+        );
+    assert!(
+        text.contains("reuse_vpc_endpoints"),
+        "prod.yaml's primary VPC moved"
+    );
+    let environment = deploy::env::parse(Path::new("prod.yaml"), &text).unwrap();
+    let rendered = render(&environment).unwrap();
+    for template in rendered
+        .templates
+        .iter()
+        .filter(|t| t.part == Part::Network)
+    {
+        let parsed = parse(template);
+        let endpoints = resources_of_type(&parsed, "AWS::EC2::VPCEndpoint");
+        let reused_here = template.region == environment.regions.primary.region;
+        assert_eq!(
+            endpoints.len(),
+            if reused_here { 0 } else { 3 },
+            "{}",
+            template.path
+        );
+        assert_eq!(
+            parsed["Parameters"].get("RouteTableIds").is_some(),
+            !reused_here,
+            "the S3 gateway endpoint's route tables, only when it is made"
+        );
+        let stack = rendered
+            .plan
+            .waves
+            .iter()
+            .flat_map(|w| &w.stacks)
+            .find(|s| s.part == Part::Network && s.region == template.region)
+            .unwrap();
+        assert_eq!(
+            stack.parameters.iter().any(|p| p.name == "RouteTableIds"),
+            !reused_here
+        );
     }
 }

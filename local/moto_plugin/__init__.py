@@ -16,6 +16,9 @@ Each part lives in its own module and has its own test under local/tests/:
   writer and reader endpoints listen on loopback addresses of their own in front of
   MariaDB, with Aurora's rules for the cluster's role (read-only readers, write
   forwarding, the inactive writer endpoint of a secondary); outages, also on switchover.
+- ec2: a second S3 gateway endpoint on the same route tables, or a second private-DNS
+  interface endpoint for a service, refused as AWS refuses them; a stack's VPC endpoints
+  deleted with it.
 - cloudwatch: CloudWatch over Smithy RPC v2 CBOR (the Rust SDK's protocol), translated to
   moto's JSON-protocol handler.
 - secretsmanager: AWS::SecretsManager::Secret (GenerateSecretString, ReplicaRegions) and
@@ -55,6 +58,7 @@ def install() -> None:
         awslambda,
         cloudformation,
         cloudwatch,
+        ec2,
         iam,
         rds,
         s3,
@@ -63,6 +67,7 @@ def install() -> None:
     )
 
     cloudwatch.install()
+    ec2.install()
     # After cloudwatch: it wraps the CBOR route. Seeds the administrator.
     iam.install()
     s3.install()

@@ -255,6 +255,46 @@ def describe_db_engine_versions(self: RDSResponse) -> Any:
     return ActionResult({"DBEngineVersions": versions})
 
 
+# Aurora MySQL's major versions and their support dates, as DescribeDBMajorEngineVersions
+# answers them (moto 5.2.5 has no such call). Version 2 (5.7) left standard support on
+# 2024-10-31 (Aurora MySQL release notes, "Database engine updates for Amazon Aurora MySQL
+# version 2"); RDS Extended Support for it runs to 2027-02-28. Version 3's end of standard
+# support is not given here: no date, no warning.
+AURORA_MYSQL_MAJOR_VERSIONS = {
+    "5.7": [
+        ("open-source-rds-standard-support", "2015-07-27T00:00:00Z", "2024-10-31T00:00:00Z"),
+        ("open-source-rds-extended-support", "2024-11-01T00:00:00Z", "2027-02-28T00:00:00Z"),
+    ],
+    "8.0": [],
+}
+
+
+def describe_db_major_engine_versions(self: RDSResponse) -> Any:
+    from datetime import datetime
+
+    from moto.core.responses import ActionResult
+
+    params = self.params
+    wanted = params.get("MajorEngineVersion")
+    versions = []
+    if params.get("Engine") in (None, "aurora-mysql"):
+        for major, lifecycles in AURORA_MYSQL_MAJOR_VERSIONS.items():
+            if wanted in (None, major):
+                versions.append({
+                    "Engine": "aurora-mysql",
+                    "MajorEngineVersion": major,
+                    "SupportedEngineLifecycles": [
+                        {
+                            "LifecycleSupportName": name,
+                            "LifecycleSupportStartDate": datetime.fromisoformat(start.replace("Z", "+00:00")),
+                            "LifecycleSupportEndDate": datetime.fromisoformat(end.replace("Z", "+00:00")),
+                        }
+                        for name, start, end in lifecycles
+                    ],
+                })
+    return ActionResult({"DBMajorEngineVersions": versions})
+
+
 def modify_global_cluster(self: RDSResponse) -> Any:
     """ModifyGlobalCluster, which moto 5.2.5 lacks (it answered 500): deletion
     protection and the engine version, the settings `deploy` changes."""
@@ -855,6 +895,7 @@ def install() -> None:
     RDSResponse.failover_global_cluster = failover_global_cluster
     RDSResponse.remove_from_global_cluster = remove_from_global_cluster
     RDSResponse.describe_db_engine_versions = describe_db_engine_versions
+    RDSResponse.describe_db_major_engine_versions = describe_db_major_engine_versions
     RDSResponse.describe_global_clusters = describe_global_clusters
     RDSResponse.modify_global_cluster = modify_global_cluster
     rds_models.RDSBackend.remove_from_global_cluster = backend_remove_from_global_cluster

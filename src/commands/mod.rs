@@ -48,6 +48,16 @@ pub fn run(command: Command) -> ExitCode {
         Command::Switchover(args) => switchover::switchover(&args),
         #[cfg(feature = "aws")]
         Command::Failover(args) => switchover::failover(&args),
+        Command::Completions(args) => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(
+                args.shell,
+                &mut crate::cli::Cli::command(),
+                "deploy",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -133,7 +133,11 @@ pub async fn up(
     }
 
     progress.message("preflight: credentials, VPCs, subnets, engine version, names");
-    let discovered = crate::preflight::preflight(environment, aws).await?;
+    let findings = crate::preflight::preflight(environment, aws).await?;
+    for warning in &findings.warnings {
+        progress.message(&format!("warning: {warning}"));
+    }
+    let discovered = findings.discovered;
     let target = if aws.is_local() {
         bundle::Target::StandIn
     } else {

@@ -101,6 +101,62 @@ pub struct RegionSettings {
     /// after a switchover.
     #[serde(default)]
     pub write_forwarding: WriteForwarding,
+
+    /// VPC endpoints the VPC already has, to use instead of creating them (`deploy up`
+    /// says when one exists): a second S3 gateway endpoint on the same route tables fails
+    /// with RouteAlreadyExists, a second interface endpoint with private DNS for the same
+    /// service fails too. A reused interface endpoint's security group must let the
+    /// functions in on 443.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("uniqueItems" = true))]
+    pub reuse_vpc_endpoints: Vec<VpcEndpointService>,
+}
+
+/// An AWS service the functions reach through a VPC endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VpcEndpointService {
+    /// The S3 gateway endpoint (the data and assets buckets).
+    S3,
+    /// The Secrets Manager interface endpoint (the database credentials).
+    Secretsmanager,
+    /// The RDS interface endpoint (which endpoint of the cluster takes writes).
+    Rds,
+}
+
+impl VpcEndpointService {
+    pub const ALL: [VpcEndpointService; 3] = [
+        VpcEndpointService::S3,
+        VpcEndpointService::Secretsmanager,
+        VpcEndpointService::Rds,
+    ];
+
+    /// The name in the file, and in `com.amazonaws.<region>.<name>`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VpcEndpointService::S3 => "s3",
+            VpcEndpointService::Secretsmanager => "secretsmanager",
+            VpcEndpointService::Rds => "rds",
+        }
+    }
+
+    /// Its name as AWS writes it, for messages.
+    pub fn title(self) -> &'static str {
+        match self {
+            VpcEndpointService::S3 => "S3",
+            VpcEndpointService::Secretsmanager => "Secrets Manager",
+            VpcEndpointService::Rds => "RDS",
+        }
+    }
+
+    /// The network template's resource for it.
+    pub fn logical_id(self) -> &'static str {
+        match self {
+            VpcEndpointService::S3 => "S3Endpoint",
+            VpcEndpointService::Secretsmanager => "SecretsManagerEndpoint",
+            VpcEndpointService::Rds => "RdsEndpoint",
+        }
+    }
 }
 
 /// Global write forwarding settings of one Region.

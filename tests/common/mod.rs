@@ -24,12 +24,13 @@ pub fn lambda_dir() -> PathBuf {
 }
 
 /// environments/local.yaml as the environment `name`, with a database and master user of
-/// its own: the stand-in's MariaDB serves every environment, and the plugin sets a master
+/// its own (the stand-in's MariaDB serves every environment, and the plugin sets a master
 /// user's password to the newest cluster's secret, so tests sharing `admin` would lock one
-/// another out. Written into `dir`.
+/// another out) and a VPC of its own in each Region (two environments' endpoints in one VPC
+/// collide, as on AWS). Written into `dir`.
 pub fn environment_named(dir: &Path, name: &str) -> PathBuf {
     let local = std::fs::read_to_string("environments/local.yaml").unwrap();
-    let text = local
+    let mut text = local
         .replacen("environment: local\n", &format!("environment: {name}\n"), 1)
         .replacen(
             "\ndatabase:\n",
@@ -37,6 +38,13 @@ pub fn environment_named(dir: &Path, name: &str) -> PathBuf {
             1,
         );
     assert!(text.contains(&format!("{name}_admin")), "{text}");
+    let environment = deploy::env::parse(Path::new("local.yaml"), &local).unwrap();
+    for settings in environment.all_regions() {
+        let vpc = vpc_of_own(&environment, &settings.region, name);
+        let old = format!("vpc_id: {}", settings.vpc_id);
+        assert!(text.contains(&old), "{old} not in local.yaml");
+        text = text.replacen(&old, &format!("vpc_id: {vpc}"), 1);
+    }
     let path = dir.join(format!("{name}.yaml"));
     std::fs::write(&path, text).unwrap();
     path
@@ -211,4 +219,72 @@ pub fn generate_reviews(dir: &Path, args: &[&str]) -> Value {
         .unwrap();
     assert!(generated.success());
     serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap()
+}
+
+/// A VPC of the test environment `name` in `region` on the stand-in, made the first time:
+/// DNS support and hostnames on (interface endpoints need them), a subnet in each of two
+/// Availability Zones. Found again by its Name tag.
+pub fn vpc_of_own(environment: &Environment, region: &str, name: &str) -> String {
+    let environment = environment.clone();
+    let (region, name) = (region.to_string(), name.to_string());
+    // Its own runtime, on its own thread: callers may be inside a tokio test.
+    std::thread::spawn(move || {
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            use aws_sdk_ec2::types::{
+                AttributeBooleanValue, Filter, ResourceType, Tag, TagSpecification,
+            };
+            let aws = AwsContext::load(&environment, None).await;
+            let ec2 = aws.ec2(&region);
+            let tag = format!("deploy-test-{name}");
+            let found = ec2
+                .describe_vpcs()
+                .filters(Filter::builder().name("tag:Name").values(&tag).build())
+                .send()
+                .await
+                .unwrap();
+            if let Some(vpc) = found.vpcs().first().and_then(|v| v.vpc_id()) {
+                return vpc.to_string();
+            }
+            // 10.X.0.0/16 with X from the name: distinct enough for the stand-in.
+            let octet = name
+                .bytes()
+                .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))
+                % 250
+                + 1;
+            let vpc = ec2
+                .create_vpc()
+                .cidr_block(format!("10.{octet}.0.0/16"))
+                .tag_specifications(
+                    TagSpecification::builder()
+                        .resource_type(ResourceType::Vpc)
+                        .tags(Tag::builder().key("Name").value(&tag).build())
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap()
+                .vpc()
+                .and_then(|v| v.vpc_id())
+                .unwrap()
+                .to_string();
+            ec2.modify_vpc_attribute()
+                .vpc_id(&vpc)
+                .enable_dns_hostnames(AttributeBooleanValue::builder().value(true).build())
+                .send()
+                .await
+                .unwrap();
+            for (index, zone) in ["a", "b"].iter().enumerate() {
+                ec2.create_subnet()
+                    .vpc_id(&vpc)
+                    .cidr_block(format!("10.{octet}.{index}.0/24"))
+                    .availability_zone(format!("{region}{zone}"))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            vpc
+        })
+    })
+    .join()
+    .unwrap()
 }

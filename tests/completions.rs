@@ -1,0 +1,62 @@
+//! `deploy completions SHELL`: the script a shell sources completes subcommands and options.
+
+use assert_cmd::Command;
+
+/// Completes `words` with the bash script `deploy completions bash` prints, as bash would
+/// when the user presses Tab after the last word.
+fn bash_completes(words: &[&str]) -> Vec<String> {
+    let output = Command::cargo_bin("deploy")
+        .unwrap()
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("deploy.bash");
+    std::fs::write(&script, &output.stdout).unwrap();
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let driver = format!(
+        "source '{}'; COMP_WORDS=({}); COMP_CWORD={}; COMP_LINE='{}'; COMP_POINT=${{#COMP_LINE}}; _deploy deploy '{}' '{}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display(),
+        quoted.join(" "),
+        words.len() - 1,
+        words.join(" "),
+        words[words.len() - 1],
+        words[words.len().saturating_sub(2)],
+    );
+    let completed = std::process::Command::new("bash")
+        .args(["-c", &driver])
+        .output()
+        .unwrap();
+    assert!(
+        completed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&completed.stderr)
+    );
+    String::from_utf8_lossy(&completed.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn bash_completes_subcommands_and_their_options() {
+    assert_eq!(bash_completes(&["deploy", "sw"]), ["switchover"]);
+    let up = bash_completes(&["deploy", "up", "--"]);
+    assert!(up.contains(&"--yes".to_string()), "{up:?}");
+}
+
+#[test]
+fn an_unknown_shell_is_refused_with_the_ones_known() {
+    let output = Command::cargo_bin("deploy")
+        .unwrap()
+        .args(["completions", "cmd"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("[possible values: bash, elvish, fish, powershell, zsh]"),
+        "{stderr}"
+    );
+}
