@@ -7,6 +7,10 @@ DEMO_DATA := .local/demo/reviews
 build: ## build the deploy CLI
 	cargo build --bin deploy
 
+.PHONY: install
+install: ## put deploy on PATH (~/.cargo/bin), reusing the debug build make already made
+	cargo install --path . --locked --debug --force --target-dir $(CARGO_TARGET_DIR)
+
 .PHONY: demo
 demo: build local-up $(CARGO_LAMBDA) ## deploy environments/local.yaml to the stand-ins, ingest 100,000 generated reviews in both Regions at once
 	$(DEPLOY) validate environments/prod.yaml

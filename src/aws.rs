@@ -50,6 +50,24 @@ impl AwsContext {
         }
     }
 
+    /// [`AwsContext::load`] for a command: with a local endpoint (`endpoints.aws`), first
+    /// checks that something answers there, so a stand-in that is not running reads as
+    /// that, not as a connection error from the first API call.
+    pub async fn connect(
+        environment: &Environment,
+        profile: Option<&str>,
+    ) -> anyhow::Result<AwsContext> {
+        if let Some(endpoints) = &environment.endpoints {
+            if !answers(&endpoints.aws) {
+                anyhow::bail!(
+                    "nothing answers at {} (endpoints.aws): start the local stand-ins with `make local-up`",
+                    endpoints.aws
+                );
+            }
+        }
+        Ok(AwsContext::load(environment, profile).await)
+    }
+
     /// A context over a given configuration (tests).
     pub fn from_config(base: SdkConfig, endpoint: Option<String>) -> AwsContext {
         AwsContext { base, endpoint }
@@ -129,6 +147,31 @@ impl AwsContext {
             .build();
         aws_sdk_s3::Client::from_conf(config)
     }
+}
+
+/// Whether a TCP connection to the URL's host and port succeeds within two seconds.
+fn answers(url: &str) -> bool {
+    use std::net::ToSocketAddrs as _;
+    let Some(authority) = url
+        .split("://")
+        .nth(1)
+        .map(|rest| rest.split('/').next().unwrap_or(rest))
+    else {
+        return true; // not a URL we can probe: let the SDK say what is wrong with it
+    };
+    let with_port = if authority.contains(':') {
+        authority.to_string()
+    } else if url.starts_with("https") {
+        format!("{authority}:443")
+    } else {
+        format!("{authority}:80")
+    };
+    let Ok(addresses) = with_port.to_socket_addrs() else {
+        return false;
+    };
+    addresses.into_iter().any(|address| {
+        std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2)).is_ok()
+    })
 }
 
 /// An SDK error as one line with its chain of causes (the SDK's own Display says only

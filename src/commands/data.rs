@@ -31,7 +31,7 @@ pub fn upload(args: &UploadArgs) -> anyhow::Result<()> {
     let regions = regions_in_scope(&environment, args.region.as_deref(), &args.env)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let aws = AwsContext::load(&environment, args.profile.as_deref()).await;
+        let aws = AwsContext::connect(&environment, args.profile.as_deref()).await?;
         for region in &regions {
             let bucket = data_bucket(&environment, &aws, region).await?;
             let mut bytes = 0;

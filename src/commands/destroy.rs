@@ -25,7 +25,7 @@ pub fn run(args: &DestroyArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let printer: Arc<dyn Progress> = Arc::new(Printer::new());
     runtime.block_on(async {
-        let aws = AwsContext::load(&environment, args.profile.as_deref()).await;
+        let aws = AwsContext::connect(&environment, args.profile.as_deref()).await?;
         destroy(&environment, &aws, printer, args).await
     })
 }

@@ -38,7 +38,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let regions = regions_in_scope(&environment, args.region.as_deref(), &args.env)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let report = runtime.block_on(async {
-        let aws = AwsContext::load(&environment, args.profile.as_deref()).await;
+        let aws = AwsContext::connect(&environment, args.profile.as_deref()).await?;
         aws.check_credentials().await?;
         let printer: Arc<dyn Progress> = Arc::new(Printer::new());
         ingest(&environment, &aws, &regions, args.wait, printer).await

@@ -70,7 +70,7 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<()> {
     let environment = env::load(&args.env)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let report = runtime.block_on(async {
-        let aws = AwsContext::load(&environment, args.profile.as_deref()).await;
+        let aws = AwsContext::connect(&environment, args.profile.as_deref()).await?;
         status(&environment, &aws).await
     })?;
     match args.output {

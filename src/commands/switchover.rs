@@ -130,7 +130,7 @@ fn run(args: &SwitchoverArgs, operation: Operation) -> anyhow::Result<()> {
     let printer: Arc<dyn Progress> = Arc::new(Printer::new());
     let prompt = Prompt { yes: args.yes };
     let report = runtime.block_on(async {
-        let aws = AwsContext::load(&environment, args.profile.as_deref()).await;
+        let aws = AwsContext::connect(&environment, args.profile.as_deref()).await?;
         tokio::select! {
             report = move_writer(&environment, &aws, operation, &args.to, &prompt, printer.as_ref(), args.timeout) => report,
             _ = tokio::signal::ctrl_c() => anyhow::bail!(

@@ -36,7 +36,7 @@ pub fn run(args: &UpArgs, dry_run: bool) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let printer: Arc<dyn Progress> = Arc::new(Printer::new());
     let report = runtime.block_on(async {
-        let aws = AwsContext::load(&environment, args.profile.as_deref()).await;
+        let aws = AwsContext::connect(&environment, args.profile.as_deref()).await?;
         tokio::select! {
             report = up(&environment, &aws, printer.clone(), args, dry_run) => report,
             _ = tokio::signal::ctrl_c() => {

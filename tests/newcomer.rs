@@ -1,4 +1,4 @@
-//! `deploy completions SHELL`: the script a shell sources completes subcommands and options.
+//! What a newcomer meets first: shell completions, and a stand-in that is not running.
 
 use assert_cmd::Command;
 
@@ -58,5 +58,31 @@ fn an_unknown_shell_is_refused_with_the_ones_known() {
     assert!(
         stderr.contains("[possible values: bash, elvish, fish, powershell, zsh]"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn a_stand_in_that_is_not_running_reads_as_that() {
+    // A port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("local.yaml");
+    let contents = std::fs::read_to_string("environments/local.yaml")
+        .unwrap()
+        .replace("http://127.0.0.1:5000", &format!("http://127.0.0.1:{port}"));
+    std::fs::write(&file, contents).unwrap();
+    let output = Command::cargo_bin("deploy")
+        .unwrap()
+        .args(["status", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!("error: nothing answers at http://127.0.0.1:{port} (endpoints.aws): start the local stand-ins with `make local-up`\n")
     );
 }
