@@ -11,7 +11,9 @@ use deploy::render::{render, Rendered, RenderedTemplate};
 use serde_json::Value;
 
 fn manifest_path(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+    // At run time: a test binary from a target directory shared with another clone keeps
+    // that clone's compile-time path.
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join(relative)
 }
 
 const PROD: &str = "environments/prod.yaml";
@@ -71,7 +73,7 @@ fn rendering_is_deterministic() {
     for dir in &dirs {
         Command::cargo_bin("deploy")
             .unwrap()
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .current_dir(manifest_path(""))
             .args(["render", PROD, "--out"])
             .arg(dir.path())
             .assert()
@@ -106,7 +108,7 @@ fn rendering_is_deterministic() {
 fn render_without_out_prints_the_summary_table() {
     let output = Command::cargo_bin("deploy")
         .unwrap()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(manifest_path(""))
         .args(["render", PROD])
         .output()
         .unwrap();
@@ -120,7 +122,7 @@ fn render_out_writes_every_template_and_the_plan() {
     let dir = tempfile::tempdir().unwrap();
     Command::cargo_bin("deploy")
         .unwrap()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(manifest_path(""))
         .args(["render", THREE_SECONDARIES, "--out"])
         .arg(dir.path())
         .assert()

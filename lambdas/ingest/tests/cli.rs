@@ -11,7 +11,8 @@ fn admin_url() -> String {
 fn fixture(name: &str) -> String {
     format!(
         "{}/../../tests/fixtures/reviews/{name}",
-        env!("CARGO_MANIFEST_DIR")
+        // At run time: a binary from a shared target directory may come from another clone.
+        std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")
     )
 }
 

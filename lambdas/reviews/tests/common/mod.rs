@@ -22,7 +22,9 @@ pub fn s3_endpoint() -> String {
 }
 
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    // The manifest directory as cargo gives it at run time: a test binary built in a
+    // target directory shared with another clone keeps that clone's compile-time path.
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo"))
         .join("../../tests/fixtures/reviews")
         .join(name)
 }
