@@ -331,3 +331,80 @@ fn a_missing_file() {
         "no/such/file.yaml: cannot read the file: No such file or directory (os error 2)\n"
     );
 }
+
+#[test]
+fn a_byte_order_mark_is_accepted() {
+    let outcome = validate(&format!("\u{feff}{BASE}"));
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    // Columns on the first line count as an editor shows them, without the mark.
+    let first_line_broken = BASE
+        .replacen("# yaml-language-server: $schema=./schema.json\n", "", 1)
+        .replace("application: shop", "application: Shop");
+    assert_invalid(
+        &format!("\u{feff}{first_line_broken}"),
+        "env.yaml:1:14: application: `Shop` is not a valid application name\n  hint: use 2 to 24 lowercase letters, digits and hyphens, starting with a letter\n",
+    );
+}
+
+#[test]
+fn a_key_written_twice_at_any_depth() {
+    let text = base_with(
+        "      vpc_id: vpc-0b2c3d4e\n",
+        "      vpc_id: vpc-0b2c3d4e\n      vpc_id: vpc-0c3d4e5f\n",
+    ) + "tags: {team: search, team: ranking}\nenvironment: dev\n";
+    assert_invalid(
+        &text,
+        "env.yaml:11:7: regions.secondary[0].vpc_id: duplicate key; first at line 10, a second value here would win silently\n\
+         env.yaml:19:22: tags.team: duplicate key; first at line 19 column 8, a second value here would win silently\n\
+         env.yaml:20:1: environment: duplicate key; first at line 3, a second value here would win silently\n",
+    );
+}
+
+/// BASE with the primary's settings anchored and merged into the secondary.
+fn merged_regions(primary_extra: &str) -> String {
+    base_with(
+        "  primary:\n    region: us-east-1\n    vpc_id: vpc-0a1b2c3d\n",
+        &format!(
+            "  primary: &region\n    region: us-east-1\n    vpc_id: vpc-0a1b2c3d\n{primary_extra}"
+        ),
+    )
+    .replace(
+        "    - region: us-east-2\n",
+        "    - <<: *region\n      region: us-east-2\n",
+    )
+}
+
+#[test]
+fn merge_keys_share_settings_between_regions() {
+    let text = merged_regions("    instance_class: db.r7g.large\n    instance_count: 3\n");
+    let outcome = validate(&text);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let environment = deploy::env::parse(Path::new("env.yaml"), &text).unwrap();
+    let secondary = &environment.regions.secondary[0];
+    assert_eq!(
+        (secondary.region.as_str(), secondary.vpc_id.as_str()),
+        ("us-east-2", "vpc-0b2c3d4e"),
+        "the secondary's own keys win"
+    );
+    assert_eq!(
+        (secondary.instance_class.as_str(), secondary.instance_count),
+        ("db.r7g.large", 3)
+    );
+}
+
+#[test]
+fn a_merged_value_is_reported_where_it_is_written() {
+    assert_invalid(
+        &merged_regions("    instance_class: db.t4g.medium\n"),
+        "env.yaml:8:21: regions.primary.instance_class: db.t4g.medium is not memory-optimised; Aurora global databases need a db.r* or db.x2g* instance class\n  hint: for example db.r6g.large (Graviton) or db.r7i.large\n\
+         env.yaml:8:21: regions.secondary[0].instance_class: db.t4g.medium is not memory-optimised; Aurora global databases need a db.r* or db.x2g* instance class\n  hint: for example db.r6g.large (Graviton) or db.r7i.large\n",
+    );
+}
+
+#[test]
+fn merging_something_other_than_a_mapping() {
+    assert_invalid(
+        &base_with("    - region: us-east-2\n", "    - <<: us-east-2\n      region: us-east-2\n"),
+        "env.yaml:9:11: regions.secondary[0].<<: `<<` merges a mapping or a list of mappings into this one, not the text \"us-east-2\"\n  hint: anchor a mapping (`primary: &region`) and merge it with `<<: *region`\n",
+    );
+}
