@@ -408,3 +408,48 @@ fn merging_something_other_than_a_mapping() {
         "env.yaml:9:11: regions.secondary[0].<<: `<<` merges a mapping or a list of mappings into this one, not the text \"us-east-2\"\n  hint: anchor a mapping (`primary: &region`) and merge it with `<<: *region`\n",
     );
 }
+
+#[test]
+fn tags_aws_refuses() {
+    let long_key = "k".repeat(129);
+    let long_value = "v".repeat(257);
+    let text = format!(
+        "{BASE}tags:\n  AWS:team: search\n  rds:owner: search\n  owner: \"O'Brien #1\"\n  cost centre: \"\"\n  {long_key}: x\n  team: {long_value}\n  stage: aws:prod\n  deploy:environment: staging\n  \"a,b\": x\n  équipe: données\n"
+    );
+    assert_invalid(
+        &text,
+        &format!(
+            "env.yaml:19:3: tags.AWS:team: a tag key cannot start with `AWS:`; AWS keeps that prefix for its own tags\n\
+             env.yaml:20:3: tags.rds:owner: a tag key cannot start with `rds:`; Aurora keeps that prefix for its own tags\n\
+             env.yaml:21:10: tags.owner: the tag value has characters AWS does not allow in tags: `'`, `#`\n  hint: tags may use letters, digits, spaces and _ . : / = + - @\n\
+             env.yaml:22:16: tags.cost centre: the tag value is empty; CloudFormation needs at least one character\n\
+             env.yaml:23:3: tags.{long_key}: the tag key is 129 characters long; AWS allows at most 128\n\
+             env.yaml:24:9: tags.team: the tag value is 257 characters long; AWS allows at most 256\n\
+             env.yaml:25:10: tags.stage: a tag value cannot start with `aws:`; AWS keeps that prefix for its own tags\n\
+             env.yaml:26:3: tags.deploy:environment: deploy sets the tag `deploy:environment` itself (to the environment's name); it cannot be set here\n\
+             env.yaml:27:3: tags.a,b: the tag key has characters AWS does not allow in tags: `,`\n  hint: tags may use letters, digits, spaces and _ . : / = + - @\n"
+        ),
+    );
+}
+
+#[test]
+fn master_user_and_database_names_aurora_refuses() {
+    let text = base_with(
+        "  engine_version: 8.0.mysql_aurora.3.08.2\n",
+        "  engine_version: 8.0.mysql_aurora.3.08.2\n  master_username: rdsadmin\n  name: Order\n",
+    );
+    assert_invalid(
+        &text,
+        "env.yaml:15:20: database.master_username: `rdsadmin` is the user RDS manages the cluster with; Aurora refuses it as the master user name\n  hint: for example admin or dbadmin\n\
+         env.yaml:16:9: database.name: `Order` is a reserved word in MySQL 8.0; Aurora refuses it as the database name\n  hint: for example reviews_db\n",
+    );
+    let text = base_with(
+        "  engine_version: 8.0.mysql_aurora.3.08.2\n",
+        "  engine_version: 8.0.mysql_aurora.3.08.2\n  master_username: select\n  name: mysql\n",
+    );
+    assert_invalid(
+        &text,
+        "env.yaml:15:20: database.master_username: `select` is a reserved word in MySQL 8.0; Aurora refuses it as the master user name\n  hint: for example admin or dbadmin\n\
+         env.yaml:16:9: database.name: `mysql` is one of MySQL's own schemas; the application's tables need a database of their own\n  hint: for example reviews_db\n",
+    );
+}

@@ -9,10 +9,12 @@ mod diagnostics;
 pub mod locate;
 mod merge;
 pub mod model;
+mod mysql;
 mod reference;
 pub mod regions;
 mod schema_check;
 mod semantic;
+mod tags;
 
 use std::collections::HashSet;
 use std::path::Path;

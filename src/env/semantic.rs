@@ -1,5 +1,6 @@
 //! Checks the schema cannot express: Regions that repeat or span partitions, instance
-//! classes Aurora global databases refuse, version rules, prefixes that overlap.
+//! classes Aurora global databases refuse, version rules, prefixes that overlap;
+//! and, from their own modules, MySQL's reserved names and AWS's tag rules.
 //!
 //! They read the parsed value rather than the typed one, so they still run (and every
 //! problem is reported at once) when another part of the file breaks the schema; a value
@@ -8,8 +9,8 @@
 use serde_json::Value;
 
 use super::locate::FieldPath;
-use super::regions;
 use super::Problem;
+use super::{mysql, regions, tags};
 
 pub fn check(value: &Value) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -18,6 +19,8 @@ pub fn check(value: &Value) -> Vec<Problem> {
     check_instances(value, &regions, &mut problems);
     check_engine_version(value, &regions, &mut problems);
     check_prefixes(value, &mut problems);
+    problems.extend(mysql::check(value));
+    problems.extend(tags::check(value));
     problems
 }
 
