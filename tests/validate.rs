@@ -453,3 +453,23 @@ fn master_user_and_database_names_aurora_refuses() {
          env.yaml:16:9: database.name: `mysql` is one of MySQL's own schemas; the application's tables need a database of their own\n  hint: for example reviews_db\n",
     );
 }
+
+#[test]
+fn derived_names_aws_refuses() {
+    assert_invalid(
+        &base_with("application: shop", "application: book--shop"),
+        "env.yaml:2:14: application: the Aurora global cluster identifier `book--shop-prod` would have two hyphens in a row, which RDS refuses\n  hint: use single hyphens between words\n",
+    );
+    assert_invalid(
+        &base_with("application: shop", "application: aws"),
+        "env.yaml:2:14: application: the KMS alias `alias/aws/prod/aurora` would start with `alias/aws/`, which KMS keeps for AWS managed keys\n  hint: choose another application name\n",
+    );
+}
+
+#[test]
+fn a_subnet_listed_twice() {
+    assert_invalid(
+        &base_with("vpc_id: vpc-0b2c3d4e", "vpc_id: vpc-0b2c3d4e\n      subnet_ids: [subnet-0a1b2c3d, subnet-0a1b2c3d]"),
+        "env.yaml:11:37: regions.secondary[0].subnet_ids[1]: subnet-0a1b2c3d is listed twice (also at regions.secondary[0].subnet_ids[0])\n",
+    );
+}

@@ -10,6 +10,7 @@ pub mod locate;
 mod merge;
 pub mod model;
 mod mysql;
+mod names;
 mod reference;
 pub mod regions;
 mod schema_check;
@@ -57,6 +58,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Environment, Diagnostics> {
             .into_iter()
             .filter(|problem| !refused.contains(&problem.path)),
     );
+    problems.extend(names::check(&value, &refused));
     let source = SourceMap::index(text);
     let duplicates = source
         .duplicates()
