@@ -331,3 +331,145 @@ fn a_missing_file() {
         "no/such/file.yaml: cannot read the file: No such file or directory (os error 2)\n"
     );
 }
+
+#[test]
+fn a_byte_order_mark_is_accepted() {
+    let outcome = validate(&format!("\u{feff}{BASE}"));
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    // Columns on the first line count as an editor shows them, without the mark.
+    let first_line_broken = BASE
+        .replacen("# yaml-language-server: $schema=./schema.json\n", "", 1)
+        .replace("application: shop", "application: Shop");
+    assert_invalid(
+        &format!("\u{feff}{first_line_broken}"),
+        "env.yaml:1:14: application: `Shop` is not a valid application name\n  hint: use 2 to 24 lowercase letters, digits and hyphens, starting with a letter\n",
+    );
+}
+
+#[test]
+fn a_key_written_twice_at_any_depth() {
+    let text = base_with(
+        "      vpc_id: vpc-0b2c3d4e\n",
+        "      vpc_id: vpc-0b2c3d4e\n      vpc_id: vpc-0c3d4e5f\n",
+    ) + "tags: {team: search, team: ranking}\nenvironment: dev\n";
+    assert_invalid(
+        &text,
+        "env.yaml:11:7: regions.secondary[0].vpc_id: duplicate key; first at line 10, a second value here would win silently\n\
+         env.yaml:19:22: tags.team: duplicate key; first at line 19 column 8, a second value here would win silently\n\
+         env.yaml:20:1: environment: duplicate key; first at line 3, a second value here would win silently\n",
+    );
+}
+
+/// BASE with the primary's settings anchored and merged into the secondary.
+fn merged_regions(primary_extra: &str) -> String {
+    base_with(
+        "  primary:\n    region: us-east-1\n    vpc_id: vpc-0a1b2c3d\n",
+        &format!(
+            "  primary: &region\n    region: us-east-1\n    vpc_id: vpc-0a1b2c3d\n{primary_extra}"
+        ),
+    )
+    .replace(
+        "    - region: us-east-2\n",
+        "    - <<: *region\n      region: us-east-2\n",
+    )
+}
+
+#[test]
+fn merge_keys_share_settings_between_regions() {
+    let text = merged_regions("    instance_class: db.r7g.large\n    instance_count: 3\n");
+    let outcome = validate(&text);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let environment = deploy::env::parse(Path::new("env.yaml"), &text).unwrap();
+    let secondary = &environment.regions.secondary[0];
+    assert_eq!(
+        (secondary.region.as_str(), secondary.vpc_id.as_str()),
+        ("us-east-2", "vpc-0b2c3d4e"),
+        "the secondary's own keys win"
+    );
+    assert_eq!(
+        (secondary.instance_class.as_str(), secondary.instance_count),
+        ("db.r7g.large", 3)
+    );
+}
+
+#[test]
+fn a_merged_value_is_reported_where_it_is_written() {
+    assert_invalid(
+        &merged_regions("    instance_class: db.t4g.medium\n"),
+        "env.yaml:8:21: regions.primary.instance_class: db.t4g.medium is not memory-optimised; Aurora global databases need a db.r* or db.x2g* instance class\n  hint: for example db.r6g.large (Graviton) or db.r7i.large\n\
+         env.yaml:8:21: regions.secondary[0].instance_class: db.t4g.medium is not memory-optimised; Aurora global databases need a db.r* or db.x2g* instance class\n  hint: for example db.r6g.large (Graviton) or db.r7i.large\n",
+    );
+}
+
+#[test]
+fn merging_something_other_than_a_mapping() {
+    assert_invalid(
+        &base_with("    - region: us-east-2\n", "    - <<: us-east-2\n      region: us-east-2\n"),
+        "env.yaml:9:11: regions.secondary[0].<<: `<<` merges a mapping or a list of mappings into this one, not the text \"us-east-2\"\n  hint: anchor a mapping (`primary: &region`) and merge it with `<<: *region`\n",
+    );
+}
+
+#[test]
+fn tags_aws_refuses() {
+    let long_key = "k".repeat(129);
+    let long_value = "v".repeat(257);
+    let text = format!(
+        "{BASE}tags:\n  AWS:team: search\n  rds:owner: search\n  owner: \"O'Brien #1\"\n  cost centre: \"\"\n  {long_key}: x\n  team: {long_value}\n  stage: aws:prod\n  deploy:environment: staging\n  \"a,b\": x\n  équipe: données\n"
+    );
+    assert_invalid(
+        &text,
+        &format!(
+            "env.yaml:19:3: tags.AWS:team: a tag key cannot start with `AWS:`; AWS keeps that prefix for its own tags\n\
+             env.yaml:20:3: tags.rds:owner: a tag key cannot start with `rds:`; Aurora keeps that prefix for its own tags\n\
+             env.yaml:21:10: tags.owner: the tag value has characters AWS does not allow in tags: `'`, `#`\n  hint: tags may use letters, digits, spaces and _ . : / = + - @\n\
+             env.yaml:22:16: tags.cost centre: the tag value is empty; CloudFormation needs at least one character\n\
+             env.yaml:23:3: tags.{long_key}: the tag key is 129 characters long; AWS allows at most 128\n\
+             env.yaml:24:9: tags.team: the tag value is 257 characters long; AWS allows at most 256\n\
+             env.yaml:25:10: tags.stage: a tag value cannot start with `aws:`; AWS keeps that prefix for its own tags\n\
+             env.yaml:26:3: tags.deploy:environment: deploy sets the tag `deploy:environment` itself (to the environment's name); it cannot be set here\n\
+             env.yaml:27:3: tags.a,b: the tag key has characters AWS does not allow in tags: `,`\n  hint: tags may use letters, digits, spaces and _ . : / = + - @\n"
+        ),
+    );
+}
+
+#[test]
+fn master_user_and_database_names_aurora_refuses() {
+    let text = base_with(
+        "  engine_version: 8.0.mysql_aurora.3.08.2\n",
+        "  engine_version: 8.0.mysql_aurora.3.08.2\n  master_username: rdsadmin\n  name: Order\n",
+    );
+    assert_invalid(
+        &text,
+        "env.yaml:15:20: database.master_username: `rdsadmin` is the user RDS manages the cluster with; Aurora refuses it as the master user name\n  hint: for example admin or dbadmin\n\
+         env.yaml:16:9: database.name: `Order` is a reserved word in MySQL 8.0; Aurora refuses it as the database name\n  hint: for example reviews_db\n",
+    );
+    let text = base_with(
+        "  engine_version: 8.0.mysql_aurora.3.08.2\n",
+        "  engine_version: 8.0.mysql_aurora.3.08.2\n  master_username: select\n  name: mysql\n",
+    );
+    assert_invalid(
+        &text,
+        "env.yaml:15:20: database.master_username: `select` is a reserved word in MySQL 8.0; Aurora refuses it as the master user name\n  hint: for example admin or dbadmin\n\
+         env.yaml:16:9: database.name: `mysql` is one of MySQL's own schemas; the application's tables need a database of their own\n  hint: for example reviews_db\n",
+    );
+}
+
+#[test]
+fn derived_names_aws_refuses() {
+    assert_invalid(
+        &base_with("application: shop", "application: book--shop"),
+        "env.yaml:2:14: application: the Aurora global cluster identifier `book--shop-prod` would have two hyphens in a row, which RDS refuses\n  hint: use single hyphens between words\n",
+    );
+    assert_invalid(
+        &base_with("application: shop", "application: aws"),
+        "env.yaml:2:14: application: the KMS alias `alias/aws/prod/aurora` would start with `alias/aws/`, which KMS keeps for AWS managed keys\n  hint: choose another application name\n",
+    );
+}
+
+#[test]
+fn a_subnet_listed_twice() {
+    assert_invalid(
+        &base_with("vpc_id: vpc-0b2c3d4e", "vpc_id: vpc-0b2c3d4e\n      subnet_ids: [subnet-0a1b2c3d, subnet-0a1b2c3d]"),
+        "env.yaml:11:37: regions.secondary[0].subnet_ids[1]: subnet-0a1b2c3d is listed twice (also at regions.secondary[0].subnet_ids[0])\n",
+    );
+}

@@ -104,10 +104,25 @@ struct Place {
     value: Position,
 }
 
-/// The positions of every field in one YAML text.
+/// The positions of every field in one YAML text, and the keys written twice in a mapping.
 #[derive(Debug, Default)]
 pub struct SourceMap {
+    /// Where each field is written in the file.
     places: HashMap<FieldPath, Place>,
+    /// Where a field that an alias or a merge key (`<<`) copied is written: at its
+    /// anchor. Consulted after `places`, so a field written in place always wins.
+    copied: HashMap<FieldPath, Place>,
+    duplicates: Vec<DuplicateKey>,
+}
+
+/// A key written a second (or third...) time in the same mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateKey {
+    pub path: FieldPath,
+    /// Where the key is written first.
+    pub first: Position,
+    /// Where it is written again.
+    pub again: Position,
 }
 
 enum Frame {
@@ -115,11 +130,23 @@ enum Frame {
         path: FieldPath,
         /// The key just read, waiting for its value; `None` while a key is expected.
         pending_key: Option<(String, Position)>,
+        /// Every key read so far, and where.
+        keys: HashMap<String, Position>,
+        /// Whether a merge key (`<<`) is among them.
+        merges: bool,
     },
     Sequence {
         path: FieldPath,
         next_index: usize,
     },
+}
+
+/// A copy the YAML makes that the positions must follow, in document order.
+enum Link {
+    /// The value at `at` is an alias of the node anchored at `anchor`.
+    Alias { at: FieldPath, anchor: FieldPath },
+    /// The mapping at `into` merges `into.<<` (a mapping, or a list of them).
+    Merge { into: FieldPath },
 }
 
 impl SourceMap {
@@ -128,6 +155,8 @@ impl SourceMap {
     pub fn index(text: &str) -> SourceMap {
         let mut map = SourceMap::default();
         let mut stack: Vec<Frame> = Vec::new();
+        let mut anchors: HashMap<usize, FieldPath> = HashMap::new();
+        let mut links: Vec<Link> = Vec::new();
         for event in Parser::new_from_str(text) {
             let Ok((event, span)) = event else { break };
             let at = Position {
@@ -135,31 +164,81 @@ impl SourceMap {
                 column: span.start.col() + 1,
             };
             match event {
-                Event::MappingEnd | Event::SequenceEnd => {
+                Event::MappingEnd => {
+                    if let Some(Frame::Mapping {
+                        path, merges: true, ..
+                    }) = stack.pop()
+                    {
+                        links.push(Link::Merge { into: path });
+                    }
+                }
+                Event::SequenceEnd => {
                     stack.pop();
                 }
                 Event::Scalar(..) | Event::Alias(_) => {
-                    if let Some(Frame::Mapping { pending_key, .. }) = stack.last_mut() {
+                    if let Some(Frame::Mapping {
+                        path,
+                        pending_key,
+                        keys,
+                        merges,
+                    }) = stack.last_mut()
+                    {
                         if pending_key.is_none() {
                             let key = match &event {
                                 Event::Scalar(value, ..) => value.to_string(),
+                                // An alias as a key: nothing in our files, and not
+                                // comparable by its text.
                                 _ => String::from("*alias"),
                             };
+                            if matches!(event, Event::Scalar(..)) {
+                                if let Some(first) = keys.get(&key) {
+                                    map.duplicates.push(DuplicateKey {
+                                        path: path.key(&key),
+                                        first: *first,
+                                        again: at,
+                                    });
+                                } else {
+                                    keys.insert(key.clone(), at);
+                                }
+                                *merges |= key == MERGE_KEY;
+                            }
                             *pending_key = Some((key, at));
                             continue;
                         }
                     }
-                    map.enter(&mut stack, at);
-                }
-                Event::MappingStart(..) => {
                     let path = map.enter(&mut stack, at);
+                    match event {
+                        Event::Alias(id) => {
+                            if let Some(anchor) = anchors.get(&id) {
+                                links.push(Link::Alias {
+                                    at: path,
+                                    anchor: anchor.clone(),
+                                });
+                            }
+                        }
+                        Event::Scalar(_, _, anchor, _) if anchor > 0 => {
+                            anchors.insert(anchor, path);
+                        }
+                        _ => {}
+                    }
+                }
+                Event::MappingStart(anchor, _) => {
+                    let path = map.enter(&mut stack, at);
+                    if anchor > 0 {
+                        anchors.insert(anchor, path.clone());
+                    }
                     stack.push(Frame::Mapping {
                         path,
                         pending_key: None,
+                        keys: HashMap::new(),
+                        merges: false,
                     });
                 }
-                Event::SequenceStart(..) => {
+                Event::SequenceStart(anchor, _) => {
                     let path = map.enter(&mut stack, at);
+                    if anchor > 0 {
+                        anchors.insert(anchor, path.clone());
+                    }
                     stack.push(Frame::Sequence {
                         path,
                         next_index: 0,
@@ -167,6 +246,9 @@ impl SourceMap {
                 }
                 _ => {}
             }
+        }
+        for link in links {
+            map.follow(link);
         }
         map
     }
@@ -176,7 +258,9 @@ impl SourceMap {
     fn enter(&mut self, stack: &mut [Frame], at: Position) -> FieldPath {
         let (path, key) = match stack.last_mut() {
             None => (FieldPath::root(), None),
-            Some(Frame::Mapping { path, pending_key }) => match pending_key.take() {
+            Some(Frame::Mapping {
+                path, pending_key, ..
+            }) => match pending_key.take() {
                 Some((key, key_at)) => (path.key(&key), Some(key_at)),
                 // A mapping or sequence used as a key: nothing in our files, keep going.
                 None => (path.key("?"), None),
@@ -190,6 +274,52 @@ impl SourceMap {
             .entry(path.clone())
             .or_insert(Place { key, value: at });
         path
+    }
+
+    /// Gives the fields that an alias or a merge key copies the places where the copied
+    /// fields are written.
+    fn follow(&mut self, link: Link) {
+        // (the copy's path, its order among the merged mappings, the place)
+        let mut found: Vec<(FieldPath, usize, Place)> = Vec::new();
+        let all = self.places.iter().chain(self.copied.iter());
+        match &link {
+            Link::Alias { at, anchor } => {
+                for (path, place) in all {
+                    if let Some(rest) = path.0.strip_prefix(anchor.0.as_slice()) {
+                        if !rest.is_empty() {
+                            found.push((FieldPath([at.0.as_slice(), rest].concat()), 0, *place));
+                        }
+                    }
+                }
+            }
+            Link::Merge { into } => {
+                let source = into.key(MERGE_KEY);
+                for (path, place) in all {
+                    let Some(rest) = path.0.strip_prefix(source.0.as_slice()) else {
+                        continue;
+                    };
+                    // `<<: [*a, *b]`: the earlier mapping wins, as YAML merges them.
+                    let (order, rest) = match rest.split_first() {
+                        Some((Segment::Index(index), rest)) => (*index, rest),
+                        _ => (0, rest),
+                    };
+                    if !rest.is_empty() {
+                        found.push((FieldPath([into.0.as_slice(), rest].concat()), order, *place));
+                    }
+                }
+            }
+        }
+        found.sort_by_key(|a| (a.1, a.2.value));
+        for (path, _, place) in found {
+            if !self.places.contains_key(&path) {
+                self.copied.entry(path).or_insert(place);
+            }
+        }
+    }
+
+    /// Keys written more than once in the same mapping, in file order.
+    pub fn duplicates(&self) -> &[DuplicateKey] {
+        &self.duplicates
     }
 
     /// Where to point for a problem with the field's value: the value itself, or the
@@ -208,13 +338,17 @@ impl SourceMap {
     fn nearest(&self, path: &FieldPath) -> Option<&Place> {
         let mut path = path.clone();
         loop {
-            if let Some(place) = self.places.get(&path) {
+            if let Some(place) = self.places.get(&path).or_else(|| self.copied.get(&path)) {
                 return Some(place);
             }
             path = path.parent()?;
         }
     }
 }
+
+/// YAML's merge key: `<<: *defaults` copies the keys of the anchored mapping that the
+/// mapping does not set itself.
+pub const MERGE_KEY: &str = "<<";
 
 #[cfg(test)]
 mod tests {
@@ -260,6 +394,36 @@ tags: {}
         assert_eq!(
             map.key_position(&missing),
             Some(Position { line: 4, column: 3 })
+        );
+    }
+
+    #[test]
+    fn merged_fields_are_found_where_they_are_written() {
+        let text = "a: &a {x: 1}\nb: &b {x: 2, y: 2}\nc:\n  <<: [*a, *b]\n  z: 3\n";
+        let map = SourceMap::index(text);
+        let c = FieldPath::root().key("c");
+        let at = |line, column| Some(Position { line, column });
+        // The first merged mapping wins, as YAML merges them.
+        assert_eq!(map.value_position(&c.key("x")), at(1, 11));
+        assert_eq!(map.value_position(&c.key("y")), at(2, 17));
+        assert_eq!(map.value_position(&c.key("z")), at(5, 6));
+    }
+
+    #[test]
+    fn keys_written_twice_in_file_order() {
+        let map = SourceMap::index("a: 1\nb: {c: 1, c: 2}\na: 3\n");
+        let found: Vec<(String, usize, usize)> = map
+            .duplicates()
+            .iter()
+            .map(|d| (d.path.to_string(), d.first.line, d.again.line))
+            .collect();
+        assert_eq!(found, [("b.c".into(), 2, 2), ("a".into(), 1, 3)]);
+        assert_eq!(
+            map.duplicates()[0].again,
+            Position {
+                line: 2,
+                column: 11
+            }
         );
     }
 

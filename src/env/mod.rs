@@ -7,12 +7,17 @@
 
 mod diagnostics;
 pub mod locate;
+mod merge;
 pub mod model;
+mod mysql;
+mod names;
 mod reference;
 pub mod regions;
 mod schema_check;
 mod semantic;
+mod tags;
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -33,7 +38,10 @@ pub fn load(path: &Path) -> Result<Environment, Diagnostics> {
 
 /// Parses and validates an environment file's text; `path` names the file in messages.
 pub fn parse(path: &Path, text: &str) -> Result<Environment, Diagnostics> {
-    let value: serde_json::Value = match yaml_serde::from_str(text) {
+    // Editors on Windows may save UTF-8 with a byte order mark; the YAML reader takes it
+    // for content. It is invisible, so columns on the first line count without it.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut value: serde_json::Value = match yaml_serde::from_str(text) {
         Ok(value) => value,
         Err(_) if is_blank(text) => return Err(empty_file(path)),
         Err(error) => return Err(Diagnostics::single(yaml_error(path, &error))),
@@ -41,9 +49,22 @@ pub fn parse(path: &Path, text: &str) -> Result<Environment, Diagnostics> {
     if value.is_null() {
         return Err(empty_file(path));
     }
-    let mut problems = schema_check::check(schema_value(), &value);
-    problems.extend(semantic::check(&value));
-    if problems.is_empty() {
+    let mut problems = merge::apply(&mut value);
+    problems.extend(schema_check::check(schema_value(), &value));
+    // One message per value: what the schema refuses is not checked again.
+    let refused: HashSet<FieldPath> = problems.iter().map(|p| p.path.clone()).collect();
+    problems.extend(
+        semantic::check(&value)
+            .into_iter()
+            .filter(|problem| !refused.contains(&problem.path)),
+    );
+    problems.extend(names::check(&value, &refused));
+    let source = SourceMap::index(text);
+    let duplicates = source
+        .duplicates()
+        .iter()
+        .map(|duplicate| duplicate_key(path, duplicate));
+    if problems.is_empty() && source.duplicates().is_empty() {
         return serde_json::from_value(value).map_err(|error| {
             // The schema is generated from the same types, so this is a bug in deploy.
             Diagnostics::single(Diagnostic::file_level(
@@ -52,14 +73,37 @@ pub fn parse(path: &Path, text: &str) -> Result<Environment, Diagnostics> {
             ))
         });
     }
-    let source = SourceMap::index(text);
     let mut diagnostics: Vec<Diagnostic> = problems
         .into_iter()
         .map(|problem| problem.locate(path, &source))
+        .chain(duplicates)
         .collect();
     diagnostics.sort_by(|a, b| (a.line, a.column, &a.field).cmp(&(b.line, b.column, &b.field)));
     diagnostics.dedup();
     Err(Diagnostics(diagnostics))
+}
+
+/// A key written twice in one mapping: YAML readers keep one of the values without a
+/// word, so which one the file means is a guess deploy does not make.
+fn duplicate_key(file: &Path, duplicate: &locate::DuplicateKey) -> Diagnostic {
+    Diagnostic {
+        file: file.to_path_buf(),
+        line: duplicate.again.line,
+        column: duplicate.again.column,
+        field: duplicate.path.to_string(),
+        message: format!(
+            "duplicate key; first at {}, a second value here would win silently",
+            if duplicate.first.line == duplicate.again.line {
+                format!(
+                    "line {} column {}",
+                    duplicate.first.line, duplicate.first.column
+                )
+            } else {
+                format!("line {}", duplicate.first.line)
+            }
+        ),
+        hint: None,
+    }
 }
 
 /// A problem found in the parsed value, before it is given its place in the file.

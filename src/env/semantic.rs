@@ -1,5 +1,6 @@
 //! Checks the schema cannot express: Regions that repeat or span partitions, instance
-//! classes Aurora global databases refuse, version rules, prefixes that overlap.
+//! classes Aurora global databases refuse, version rules, prefixes that overlap, subnets
+//! listed twice; and, from their own modules, MySQL's reserved names and AWS's tag rules.
 //!
 //! They read the parsed value rather than the typed one, so they still run (and every
 //! problem is reported at once) when another part of the file breaks the schema; a value
@@ -8,16 +9,19 @@
 use serde_json::Value;
 
 use super::locate::FieldPath;
-use super::regions;
 use super::Problem;
+use super::{mysql, regions, tags};
 
 pub fn check(value: &Value) -> Vec<Problem> {
     let mut problems = Vec::new();
     let regions = region_entries(value);
     check_regions(&regions, &mut problems);
+    check_subnets(&regions, &mut problems);
     check_instances(value, &regions, &mut problems);
     check_engine_version(value, &regions, &mut problems);
     check_prefixes(value, &mut problems);
+    problems.extend(mysql::check(value));
+    problems.extend(tags::check(value));
     problems
 }
 
@@ -103,6 +107,27 @@ fn check_regions(entries: &[RegionEntry], problems: &mut Vec<Problem>) {
                     ));
                 }
                 _ => {}
+            }
+        }
+    }
+}
+
+/// A subnet listed twice: the DB subnet group and the functions' VPC settings take each
+/// subnet once, and two entries that are one subnet span one Availability Zone, where RDS
+/// needs two.
+fn check_subnets(entries: &[RegionEntry], problems: &mut Vec<Problem>) {
+    for entry in entries {
+        let Some(subnets) = entry.settings.get("subnet_ids").and_then(Value::as_array) else {
+            continue;
+        };
+        let path = entry.path.key("subnet_ids");
+        for (index, subnet) in subnets.iter().enumerate() {
+            let Some(id) = subnet.as_str() else { continue };
+            if let Some(first) = subnets[..index].iter().position(|s| s.as_str() == Some(id)) {
+                problems.push(Problem::at_value(
+                    path.index(index),
+                    format!("{id} is listed twice (also at {})", path.index(first)),
+                ));
             }
         }
     }
