@@ -14,7 +14,7 @@ use aws_sdk_rds::error::ProvideErrorMetadata;
 
 use crate::aws::AwsContext;
 use crate::env::{Environment, RegionSettings, VpcEndpointService};
-use crate::plan::{stack_name, Discovery, Part};
+use crate::plan::{stack_name, Discovery, Function, Part};
 
 /// What preflight found, per Region.
 pub type Discovered = HashMap<(String, Discovery), Vec<String>>;
@@ -45,10 +45,17 @@ pub async fn preflight(environment: &Environment, aws: &AwsContext) -> anyhow::R
         let settings = settings.clone();
         let engine_version = environment.database.engine_version.clone();
         let network_stack = stack_name(environment, Part::Network, &settings.region);
+        let dbprocess = Function::Dbprocess.function_name(environment);
+        let reserved = environment.pipeline.max_concurrency;
         checks.spawn(async move {
             let mut problems = Vec::new();
             let result = check_region(&aws, &settings, &engine_version).await;
             if let Err(error) = check_endpoints(&aws, &settings, &field, &network_stack).await {
+                problems.push(format!("{error:#}"));
+            }
+            if let Err(error) =
+                check_concurrency(&aws, &settings.region, &dbprocess, reserved).await
+            {
                 problems.push(format!("{error:#}"));
             }
             (field, settings.region.clone(), result, problems)
@@ -240,6 +247,54 @@ async fn check_region(
         (Discovery::SubnetIds, subnet_ids),
         (Discovery::RouteTableIds, route_table_ids),
     ])
+}
+
+/// dbprocess reserves `pipeline.max_concurrency` of the Region's Lambda concurrency, and
+/// Lambda refuses a reservation that leaves under 100 unreserved ("You can reserve up to
+/// the Unreserved account concurrency value minus 100": Lambda developer guide,
+/// "Configuring reserved concurrency"). New accounts can have a quota of 10, where every
+/// reservation fails: said here, before a stack is half made.
+async fn check_concurrency(
+    aws: &AwsContext,
+    region: &str,
+    dbprocess: &str,
+    reserved: u32,
+) -> anyhow::Result<()> {
+    let lambda = aws.lambda(region);
+    let settings = lambda
+        .get_account_settings()
+        .send()
+        .await
+        .map_err(crate::aws::api_error)
+        .context("GetAccountSettings")?;
+    let Some(limit) = settings.account_limit() else {
+        return Ok(());
+    };
+    let unreserved = i64::from(limit.unreserved_concurrent_executions().unwrap_or(0));
+    // An earlier deploy's reservation is already counted out of the unreserved pool.
+    let current = lambda
+        .get_function_concurrency()
+        .function_name(dbprocess)
+        .send()
+        .await
+        .ok()
+        .and_then(|c| c.reserved_concurrent_executions())
+        .map(i64::from)
+        .unwrap_or(0);
+    let more = i64::from(reserved) - current;
+    if unreserved - more >= 100 {
+        return Ok(());
+    }
+    let most = unreserved + current - 100;
+    let lower = if most >= 1 {
+        format!(" or lower pipeline.max_concurrency to {most}")
+    } else {
+        String::new()
+    };
+    bail!(
+        "Lambda has {unreserved} of its {} concurrent executions unreserved here, and keeps 100 of them unreserved; dbprocess reserves pipeline.max_concurrency ({reserved}). Ask for a higher quota (Service Quotas: AWS Lambda, Concurrent executions){lower}",
+        limit.concurrent_executions()
+    )
 }
 
 /// The VPC endpoints the network stack would create must not exist already, unless the file

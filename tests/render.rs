@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use deploy::plan::{ParameterSource, Part, StackPlan};
 use deploy::render::{render, Rendered, RenderedTemplate};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn manifest_path(relative: &str) -> PathBuf {
     // At run time: a test binary from a target directory shared with another clone keeps
@@ -433,13 +433,17 @@ fn every_region_has_the_resources_the_application_needs() {
                 3 - region.reuse_vpc_endpoints.len(),
                 "{r}: S3, Secrets Manager, RDS (the functions ask which endpoint writes), but those the file reuses"
             );
-            assert_eq!(count("AWS::S3::Bucket"), 2, "{r}: assets, data");
+            assert_eq!(
+                count("AWS::S3::Bucket"),
+                3,
+                "{r}: assets, data, the data's access logs"
+            );
             assert_eq!(count("AWS::Lambda::Function"), 4, "{r}");
             assert_eq!(count("AWS::StepFunctions::StateMachine"), 1, "{r}");
             assert_eq!(
                 count("AWS::IAM::Role"),
-                5,
-                "{r}: one per function + state machine"
+                5 + usize::from(environment.database.enhanced_monitoring_seconds > 0),
+                "{r}: one per function + state machine (+ Enhanced Monitoring's)"
             );
             assert_eq!(count("AWS::Logs::LogGroup"), 5, "{r}");
             assert_eq!(count("AWS::RDS::DBSubnetGroup"), 1, "{r}");
@@ -450,6 +454,97 @@ fn every_region_has_the_resources_the_application_needs() {
             );
         }
     }
+}
+
+/// The findings checkov raised that were fixed rather than explained: dbprocess's sessions
+/// bounded, the data bucket's access logged, Enhanced Monitoring when the file asks.
+#[test]
+fn dbprocess_reserved_access_logs_and_enhanced_monitoring() {
+    for (file, rendered) in all_rendered() {
+        let environment = deploy::env::load(&manifest_path(file)).unwrap();
+        for template in &rendered.templates {
+            let parsed = parse(template);
+            let resources = &parsed["Resources"];
+            match template.part {
+                Part::Pipeline => {
+                    assert_eq!(
+                        resources["DbprocessFunction"]["Properties"]
+                            ["ReservedConcurrentExecutions"],
+                        environment.pipeline.max_concurrency,
+                        "{file}"
+                    );
+                    let logging = &resources["DataBucket"]["Properties"]["LoggingConfiguration"];
+                    assert_eq!(
+                        logging["DestinationBucketName"],
+                        json!({"Ref": "AccessLogsBucket"})
+                    );
+                    assert_eq!(
+                        resources["DataBucket"]["DependsOn"],
+                        "AccessLogsBucketPolicy"
+                    );
+                    let logs = &resources["AccessLogsBucket"];
+                    assert_eq!(
+                        logs["DeletionPolicy"],
+                        resources["DataBucket"]["DeletionPolicy"]
+                    );
+                    // A log destination takes SSE-S3 only.
+                    assert_eq!(
+                        logs["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+                            [0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"],
+                        "AES256"
+                    );
+                    let statements = resources["AccessLogsBucketPolicy"]["Properties"]
+                        ["PolicyDocument"]["Statement"]
+                        .as_array()
+                        .unwrap();
+                    let delivery = statements
+                        .iter()
+                        .find(|s| s["Principal"]["Service"] == "logging.s3.amazonaws.com")
+                        .expect("S3's logging service may write");
+                    assert_eq!(delivery["Action"], "s3:PutObject");
+                    assert_eq!(
+                        delivery["Condition"]["StringEquals"]["aws:SourceAccount"],
+                        json!({"Ref": "AWS::AccountId"})
+                    );
+                }
+                Part::Database => {
+                    let seconds = environment.database.enhanced_monitoring_seconds;
+                    for n in 1..=template_region(&environment, template).instance_count {
+                        let instance = &resources[format!("Instance{n}")];
+                        if seconds > 0 {
+                            assert_eq!(instance["Properties"]["MonitoringInterval"], seconds);
+                            assert_eq!(
+                                instance["Properties"]["MonitoringRoleArn"],
+                                json!({"Fn::GetAtt": ["MonitoringRole", "Arn"]})
+                            );
+                        } else {
+                            assert!(instance["Properties"].get("MonitoringInterval").is_none());
+                            assert_eq!(
+                                instance["Metadata"]["checkov"]["skip"][0]["id"],
+                                "CKV_AWS_118"
+                            );
+                        }
+                    }
+                    assert_eq!(
+                        resources.get("MonitoringRole").is_some(),
+                        seconds > 0,
+                        "{file}"
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn template_region<'a>(
+    environment: &'a deploy::env::Environment,
+    template: &RenderedTemplate,
+) -> &'a deploy::env::RegionSettings {
+    environment
+        .all_regions()
+        .find(|r| r.region == template.region)
+        .unwrap()
 }
 
 #[test]

@@ -1,9 +1,10 @@
 //! The rendered templates against AWS's own linters: `cfn-lint` (no errors, no warnings;
 //! a warning may only be ignored by rule id in `.cfnlintrc.yaml`, with its reason) and
-//! `cfn-guard` with the project's rules under `guard/`.
+//! `cfn-guard` with the project's rules under `guard/`; and against checkov's security
+//! checks (none failing; each one accepted carries its reason in the template).
 //!
-//! Both tools are pinned and installed by `make tools`; the Makefile exports their paths
-//! as `CFN_LINT` and `CFN_GUARD`. A missing tool fails the test: a check that silently
+//! The tools are pinned and installed by `make tools`; the Makefile exports their paths
+//! as `CFN_LINT`, `CFN_GUARD` and `CHECKOV`. A missing tool fails the test: a check that silently
 //! passes when it cannot run is worse than none.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -71,6 +72,14 @@ fn cfn_guard() -> PathBuf {
     tool(
         "CFN_GUARD",
         home.join(".cache/deploy-tools/cfn-guard-3.2.1/bin/cfn-guard"),
+    )
+}
+
+fn checkov() -> PathBuf {
+    let home = PathBuf::from(std::env::var_os("HOME").expect("HOME is set"));
+    tool(
+        "CHECKOV",
+        home.join(".cache/deploy-tools/checkov-3.3.30/bin/checkov"),
     )
 }
 
@@ -328,4 +337,56 @@ fn cfn_guard_requires_deletion_protection_when_the_environment_asks() {
         statuses["deletion_protection.guard/cluster_deletion_protection"].contains("FAIL"),
         "{text}"
     );
+}
+
+/// checkov's CloudFormation checks on every rendered template: none fails, and each one a
+/// resource skips (`Metadata.checkov.skip`, rendered from the templates) says why.
+#[test]
+fn checkov_fails_nothing_and_every_skip_has_its_reason() {
+    let checkov = checkov();
+    for file in ENVIRONMENTS {
+        let (dir, _) = render_to_dir(&load(file));
+        let output = Command::new(&checkov)
+            .args(["--framework", "cloudformation", "--compact"])
+            // Offline: no guideline download from the vendor's API.
+            .args(["--skip-download", "--output", "json", "--directory"])
+            .arg(dir.path())
+            .output()
+            .expect("checkov runs");
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("checkov on {file} gave no JSON ({e}):\n{}", text(&output)));
+        let reports = match report {
+            serde_json::Value::Array(reports) => reports,
+            one => vec![one],
+        };
+        let mut passed = 0;
+        for report in &reports {
+            let summary = &report["summary"];
+            assert_eq!(summary["parsing_errors"], 0, "{file}: {summary}");
+            passed += summary["passed"].as_u64().unwrap();
+            let failed: Vec<String> = report["results"]["failed_checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| format!("{} {} ({})", c["check_id"], c["resource"], c["check_name"]))
+                .collect();
+            assert!(
+                failed.is_empty(),
+                "{file}: checkov findings with no reason:\n{}",
+                failed.join("\n")
+            );
+            for skipped in report["results"]["skipped_checks"].as_array().unwrap() {
+                let reason = skipped["check_result"]["suppress_comment"]
+                    .as_str()
+                    .unwrap_or("");
+                assert!(
+                    reason.len() >= 40,
+                    "{file}: {} skips {} without a reason: {reason:?}",
+                    skipped["resource"],
+                    skipped["check_id"]
+                );
+            }
+        }
+        assert!(passed > 100, "{file}: checkov ran only {passed} checks");
+    }
 }

@@ -27,6 +27,12 @@ Each part lives in its own module and has its own test under local/tests/:
   administrator, AWS's actions and resource ARNs, CloudFormation roles' policies, services
   assuming roles they are trusted by, CloudWatch CBOR checked as signed.
 - s3: a missing key is 403 without s3:ListBucket; a copy needs s3:GetObject on its source.
+- s3_cloudformation: AWS::S3::BucketPolicy applied; a bucket's LoggingConfiguration applied
+  through PutBucketLogging's checks (destination exists, same Region, its policy lets S3's
+  logging service write).
+- lambda_concurrency: ReservedConcurrentExecutions that would leave under 100 of the
+  Region's concurrency unreserved refused (also on update, which moto did not apply);
+  GetAccountSettings.
 - awslambda: with MOTO_PLUGIN_LAMBDA_WORKSPACE, Invoke runs the function's real code on
   cargo-lambda with its role's credentials; the simple (no Docker) Lambda backend can
   answer a queued function error or service error, and lists the invocations it answered.
@@ -60,8 +66,10 @@ def install() -> None:
         cloudwatch,
         ec2,
         iam,
+        lambda_concurrency,
         rds,
         s3,
+        s3_cloudformation,
         secretsmanager,
         stepfunctions,
     )
@@ -71,6 +79,8 @@ def install() -> None:
     # After cloudwatch: it wraps the CBOR route. Seeds the administrator.
     iam.install()
     s3.install()
+    s3_cloudformation.install()
+    lambda_concurrency.install()
     rds.install()
     secretsmanager.install()
     awslambda.install()

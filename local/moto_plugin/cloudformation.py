@@ -316,7 +316,42 @@ def _roll_back(backend: Any, change_set: ChangeSet, error: Exception) -> None:
     change_set.status_reason = reason
 
 
+_moto_delete_stack = cfn_models.CloudFormationBackend.delete_stack
+
+
+def delete_stack(self: Any, name_or_stack_id: str) -> None:
+    """A resource that cannot be deleted leaves the stack DELETE_FAILED, as on AWS (the
+    DeleteStack call itself succeeds; the stack's events name the resource and why), not an
+    error from DeleteStack nor, for a bucket that is not empty, a DELETE_COMPLETE stack with
+    the bucket left behind."""
+    stack = self.stacks.get(name_or_stack_id) or next(
+        (s for s in self.stacks.values() if s.name == name_or_stack_id), None
+    )
+    if stack is None:
+        return _moto_delete_stack(self, name_or_stack_id)
+    try:
+        _moto_delete_stack(self, stack.stack_id)
+    except Exception as error:
+        reason = getattr(error, "message", None) or str(error) or type(error).__name__
+        self.deleted_stacks.pop(stack.stack_id, None)
+        self.stacks[stack.stack_id] = stack
+        for logical_id, resource in stack.resource_map._parsed_resources.items():
+            if isinstance(resource, str) or resource is None:
+                continue
+            resource_json = stack.resource_map._resource_json_map.get(logical_id, {})
+            if resource_json.get("DeletionPolicy") == "Retain":
+                continue
+            _event(stack, logical_id, resource_json.get("Type", ""), "DELETE_FAILED", reason)
+        stack._add_stack_event(
+            "DELETE_FAILED",
+            resource_status_reason=f"The following resource(s) failed to delete: "
+            f"[{', '.join(sorted(k for k in stack.resource_map._parsed_resources))}]. ",
+        )
+        stack.status = "DELETE_FAILED"
+
+
 def install() -> None:
+    cfn_models.CloudFormationBackend.delete_stack = delete_stack
     parsing.get_model_map = get_model_map
     for cached in (_moto_get_model_map, parsing.get_model_list, parsing.get_name_type_map):
         cached.cache_clear()

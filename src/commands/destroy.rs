@@ -68,11 +68,13 @@ pub async fn destroy(
 
     // Empty the buckets that are deleted with their stacks: the assets buckets always
     // (they hold only our zips), the data buckets only when their data may go.
+    let mut emptied: std::collections::HashMap<String, Vec<String>> = Default::default();
     for (_, stack) in plan.stacks() {
-        let output = match stack.part {
-            Part::Assets => "AssetsBucketName",
+        let outputs: &[&str] = match stack.part {
+            Part::Assets => &["AssetsBucketName"],
+            // The access logs are kept exactly as long as the data they describe.
             Part::Pipeline if environment.safety.data_on_delete == DataOnDelete::Delete => {
-                "DataBucketName"
+                &["DataBucketName", "AccessLogsBucketName"]
             }
             _ => continue,
         };
@@ -85,7 +87,16 @@ pub async fn destroy(
         let Some(description) = client.describe(&stack.name).await? else {
             continue;
         };
-        if let Some(bucket) = description.outputs.get(output) {
+        if let Some(data) = description.outputs.get("DataBucketName") {
+            if outputs.contains(&"DataBucketName") {
+                stop_access_logging(aws, &stack.region, data).await?;
+            }
+        }
+        for bucket in outputs.iter().filter_map(|o| description.outputs.get(*o)) {
+            emptied
+                .entry(stack.name.clone())
+                .or_default()
+                .push(bucket.clone());
             let removed = empty_bucket(aws, &stack.region, bucket).await?;
             progress.message(&format!(
                 "{}: emptied {bucket} ({removed} object versions)",
@@ -121,8 +132,29 @@ pub async fn destroy(
             );
             let stack_name = stack.name.clone();
             let progress = progress.clone();
+            let buckets = emptied.get(&stack.name).cloned().unwrap_or_default();
+            let (aws, region) = (aws.clone(), stack.region.clone());
             deleting.spawn(async move {
-                delete_with_retries(&client, &stack_name, progress.as_ref(), poll).await
+                let mut attempt = 1;
+                loop {
+                    let error = match delete_with_retries(&client, &stack_name, progress.as_ref(), poll).await {
+                        Ok(()) => return Ok(()),
+                        Err(error) => error,
+                    };
+                    // S3 delivers access logs up to hours late (S3 user guide, "Logging
+                    // requests with server access logging": best-effort delivery), so the
+                    // logs bucket can fill again after it was emptied: empty, then retry.
+                    if attempt >= 3 || buckets.is_empty() || !error.to_string().contains("not empty") {
+                        return Err(anyhow::Error::from(error));
+                    }
+                    for bucket in &buckets {
+                        let removed = empty_bucket(&aws, &region, bucket).await?;
+                        progress.message(&format!(
+                            "{region}: {bucket} filled again ({removed} objects, late access logs); emptied, deleting {stack_name} again"
+                        ));
+                    }
+                    attempt += 1;
+                }
             });
         }
         let mut failures = Vec::new();
@@ -247,6 +279,31 @@ async fn delete_with_retries(
         }
     }
     unreachable!("the loop returns")
+}
+
+/// Turns the data bucket's server access logging off before it is emptied, so emptying it
+/// does not write new logs into the bucket emptied next (PutBucketLogging with an empty
+/// BucketLoggingStatus disables logging: S3 API reference, PutBucketLogging).
+async fn stop_access_logging(aws: &AwsContext, region: &str, bucket: &str) -> anyhow::Result<()> {
+    let stopped = aws
+        .s3(region)
+        .put_bucket_logging()
+        .bucket(bucket)
+        .bucket_logging_status(aws_sdk_s3::types::BucketLoggingStatus::builder().build())
+        .send()
+        .await;
+    match stopped {
+        Ok(_) => Ok(()),
+        Err(error)
+            if aws_sdk_s3::error::DisplayErrorContext(&error)
+                .to_string()
+                .contains("NoSuchBucket") =>
+        {
+            Ok(())
+        }
+        Err(error) => Err(crate::aws::api_error(error))
+            .with_context(|| format!("turning off the access logs of s3://{bucket}")),
+    }
 }
 
 /// Deletes every object version and delete marker, a page at a time.

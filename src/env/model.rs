@@ -235,6 +235,14 @@ pub struct Database {
     #[serde(default = "default_replication_lag_alarm_ms")]
     #[schemars(range(min = 100, max = 3_600_000))]
     pub replication_lag_alarm_ms: u32,
+
+    /// RDS Enhanced Monitoring: the operating system's metrics of every instance (CPU per
+    /// process, memory, I/O) every this many seconds, or 0 for off. The values RDS accepts
+    /// are 0, 1, 5, 10, 15, 30 and 60 (CreateDBInstance, MonitoringInterval); the metrics
+    /// are billed as CloudWatch Logs.
+    #[serde(default)]
+    #[schemars(extend("enum" = [0, 1, 5, 10, 15, 30, 60]))]
+    pub enhanced_monitoring_seconds: u8,
 }
 
 /// The review ingestion pipeline: S3 → Step Functions → Lambda → Aurora.
