@@ -18,7 +18,8 @@ started without it (the plugin's own tests) counts requests as before and checks
   are literal (moto used the pattern as a regular expression), `NotResource` is honoured
   (moto treated it as "any resource"), and a statement whose principal or condition does not
   apply is ignored instead of denying. Conditions are otherwise moto's: it evaluates only
-  `StringEquals` on `sts:ExternalId` and ignores every other condition, so a statement
+  `StringEquals` on `sts:ExternalId` (and here `Bool` on `aws:SecureTransport`, true: the
+  stand-in's HTTP endpoint stands for AWS's HTTPS one) and ignores every other condition, so a statement
   scoped by a condition (`s3:prefix`, `kms:ViaService`, ...) grants more here than on AWS.
 - Trust policies: `Principal: "*"` and `{"AWS": "arn:aws:iam::ACCOUNT:root"}` (any principal
   of the account) work; a role that trusts only a service (`{"Service": ...}`) can be assumed
@@ -484,6 +485,8 @@ def _statement_is_action_permitted(
             return PermissionResult.NEUTRAL
     if not self._check_conditions(incoming_condition_values):
         return PermissionResult.NEUTRAL
+    if not _secure_transport_holds(statement):
+        return PermissionResult.NEUTRAL
     if "NotResource" in statement:
         applies = not matches(statement["NotResource"], resource)
     elif statement.get("Resource"):
@@ -495,6 +498,21 @@ def _statement_is_action_permitted(
     if statement.get("Effect") == "Allow":
         return PermissionResult.PERMITTED
     return PermissionResult.DENIED
+
+
+def _secure_transport_holds(statement: dict[str, Any]) -> bool:
+    """`Bool: {aws:SecureTransport: ...}` evaluated as for a call over TLS: the stand-in's
+    plain-HTTP endpoint stands for AWS's HTTPS one, where every SDK call is TLS. So our
+    buckets' `Deny ... when aws:SecureTransport is false` does not apply to it (moto
+    ignored the condition and denied every call once the policy was applied)."""
+    for operator, entries in (statement.get("Condition") or {}).items():
+        if operator.removesuffix("IfExists") != "Bool" or not isinstance(entries, dict):
+            continue
+        for key, expected in entries.items():
+            if key.lower() == "aws:securetransport":
+                if "true" not in [str(e).lower() for e in _as_list(expected)]:
+                    return False
+    return True
 
 
 # --- services assuming roles -------------------------------------------------------------

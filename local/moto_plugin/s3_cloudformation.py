@@ -140,7 +140,34 @@ class CfnBucketPolicy(CloudFormationModel):
             backend.delete_bucket_policy(self.bucket)
 
 
+def _log_permissions_enabled_policy(target_bucket: FakeBucket, target_prefix: str | None) -> bool:
+    """Whether the destination's policy lets S3's logging service put objects where the logs
+    go. moto's own check failed (AttributeError, the stack saw "'str' object has no attribute
+    'get'") on any statement whose Principal is "*", such as our TLS-only Deny, and took
+    Action and Resource only as single strings."""
+    if not target_bucket.policy:
+        return False
+    arn = f"arn:{target_bucket.partition}:s3:::{target_bucket.name}"
+    wanted = {f"{arn}/{target_prefix or ''}*", f"{arn}/*", arn}
+    for statement in json.loads(target_bucket.policy.decode()).get("Statement", []):
+        principal = statement.get("Principal")
+        if not isinstance(principal, dict) or principal.get("Service") != "logging.s3.amazonaws.com":
+            continue
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if not {"s3:PutObject", "s3:*", "*"} & set(actions):
+            continue
+        resources = statement.get("Resource", [])
+        resources = [resources] if isinstance(resources, str) else resources
+        if wanted & set(resources):
+            return True
+    return False
+
+
 def install() -> None:
+    FakeBucket._log_permissions_enabled_policy = staticmethod(_log_permissions_enabled_policy)
     FakeBucket.create_from_cloudformation_json = classmethod(create_bucket)
     FakeBucket.update_from_cloudformation_json = classmethod(update_bucket)
     FakeBucket.delete_from_cloudformation_json = classmethod(delete_bucket)

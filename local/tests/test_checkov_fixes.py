@@ -16,6 +16,12 @@ LOGS_POLICY = """
       PolicyDocument:
         Version: "2012-10-17"
         Statement:
+          # A statement for everyone first, as our TLS-only Deny (moto's check broke on it).
+          - Effect: Deny
+            Principal: "*"
+            Action: "s3:*"
+            Resource: {"Fn::Sub": "arn:${AWS::Partition}:s3:::${Logs}/*"}
+            Condition: {Bool: {aws:SecureTransport: "false"}}
           - Effect: Allow
             Principal: {Service: logging.s3.amazonaws.com}
             Action: s3:PutObject

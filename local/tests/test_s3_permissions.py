@@ -110,3 +110,26 @@ def test_without_enforcement_s3_answers_as_moto_does(client):
     s3.create_bucket(Bucket=BUCKET)
     assert status(lambda: s3.head_object(Bucket=BUCKET, Key="missing"))[0] == 404
     assert status(lambda: s3.get_object(Bucket=BUCKET, Key="missing")) == (404, "NoSuchKey")
+
+
+def test_a_tls_only_bucket_policy_denies_nothing_over_the_stand_ins_endpoint(moto_auth_url):
+    """Our buckets deny every call made without TLS. The stand-in's HTTP endpoint stands for
+    AWS's HTTPS one, so that Deny must not apply to it; a Deny without the condition does."""
+    s3 = aws_client(moto_auth_url, "s3")
+    s3.create_bucket(Bucket=BUCKET)
+    resources = [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]
+    tls_only = {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
+                "Action": "s3:*", "Resource": resources,
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(
+        {"Version": "2012-10-17", "Statement": [tls_only]}))
+    s3.put_object(Bucket=BUCKET, Key="a.json", Body=b"{}")
+    assert s3.get_object(Bucket=BUCKET, Key="a.json")["Body"].read() == b"{}"
+
+    deny_reads = {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+                  "Resource": f"arn:aws:s3:::{BUCKET}/*"}
+    s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(
+        {"Version": "2012-10-17", "Statement": [tls_only, deny_reads]}))
+    with pytest.raises(ClientError) as denied:
+        s3.get_object(Bucket=BUCKET, Key="a.json")
+    assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
