@@ -47,7 +47,7 @@ def test_a_bucket_logs_to_a_destination_whose_policy_lets_s3_write(client):
     resources = {r["LogicalResourceId"]: r["PhysicalResourceId"]
                  for r in cfn.describe_stack_resources(StackName="logging-ok")["StackResources"]}
     policy = json.loads(s3.get_bucket_policy(Bucket=resources["Logs"])["Policy"])
-    assert policy["Statement"][0]["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert policy["Statement"][1]["Principal"] == {"Service": "logging.s3.amazonaws.com"}
     logging = s3.get_bucket_logging(Bucket=resources["Data"])["LoggingEnabled"]
     assert logging == {"TargetBucket": resources["Logs"], "TargetPrefix": "data/"}
     # S3 wrote an access log of those calls: CloudFormation cannot delete the destination
