@@ -285,6 +285,9 @@ fn parameters_agree_with_the_plan_and_outputs_exist() {
                     ParameterSource::Discover(_) | ParameterSource::Value(_) => {
                         assert_eq!(stack.part, Part::Network, "{}", parameter.name);
                     }
+                    ParameterSource::WriterRegion => {
+                        assert_eq!(stack.part, Part::Pipeline, "{}", parameter.name);
+                    }
                 }
             }
         }
