@@ -181,6 +181,52 @@ impl StackClient {
         }))
     }
 
+    /// The deployed stack's template (as it was submitted) and parameter values, once it
+    /// has settled; `None` when it does not exist.
+    pub async fn deployed(
+        &self,
+        name: &str,
+    ) -> Result<Option<(String, Vec<(String, String)>)>, StackError> {
+        if self.wait_until_settled(name).await?.is_none() {
+            return Ok(None);
+        }
+        let template = self
+            .client
+            .get_template()
+            .stack_name(name)
+            .template_stage(aws_sdk_cloudformation::types::TemplateStage::Original)
+            .send()
+            .await
+            .map_err(|e| self.api(name, "GetTemplate", describe_error(&e)))?;
+        let described = self
+            .client
+            .describe_stacks()
+            .stack_name(name)
+            .send()
+            .await
+            .map_err(|e| self.api(name, "DescribeStacks", describe_error(&e)))?;
+        let parameters = described
+            .stacks()
+            .first()
+            .map(|stack| {
+                stack
+                    .parameters()
+                    .iter()
+                    .filter_map(|p| {
+                        Some((
+                            p.parameter_key()?.to_string(),
+                            p.parameter_value().unwrap_or_default().to_string(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Some((
+            template.template_body().unwrap_or_default().to_string(),
+            parameters,
+        )))
+    }
+
     /// Waits while another operation runs on the stack (never start a second one).
     pub async fn wait_until_settled(
         &self,
