@@ -115,7 +115,8 @@ pub async fn read(
 #[derive(Debug, Clone, Serialize)]
 pub struct ScheduleMove {
     pub region: String,
-    /// The state the schedule has now there: `ENABLED` in the writer's Region.
+    /// The state the schedule is given there: `ENABLED` in the writer's Region (it keeps
+    /// its old state when the update failed).
     pub state: &'static str,
     /// `updated`, `no changes`, `not deployed` or `failed`.
     pub result: String,
@@ -187,22 +188,22 @@ async fn point_at_writer(
     tags: &std::collections::BTreeMap<String, String>,
     writer: &str,
 ) -> anyhow::Result<&'static str> {
-    let Some((template_body, mut parameters)) = client.deployed(name).await? else {
+    let Some((template_body, mut previous)) = client.deployed(name).await? else {
         return Ok("not deployed");
     };
-    let Some(parameter) = parameters
-        .iter_mut()
-        .find(|(key, _)| key == WRITER_REGION_PARAMETER)
-    else {
+    let before = previous.len();
+    previous.retain(|key| key != WRITER_REGION_PARAMETER);
+    if previous.len() == before {
         // Deployed before the schedule followed the writer: `deploy up` adds it.
         return Ok("not deployed");
-    };
-    parameter.1 = writer.to_string();
+    }
+    // Every other parameter keeps its deployed value, as CloudFormation holds it.
     let spec = StackSpec {
         name: name.to_string(),
         region: client.region().to_string(),
         template_body,
-        parameters,
+        parameters: vec![(WRITER_REGION_PARAMETER.to_string(), writer.to_string())],
+        previous_parameters: previous,
         tags: tags.clone(),
     };
     match client.prepare(&spec).await? {

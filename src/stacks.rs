@@ -149,6 +149,7 @@ impl WaveRunner<'_> {
             region: stack.region.clone(),
             template_body: template.body.clone(),
             parameters: known.parameters(stack)?,
+            previous_parameters: Vec::new(),
             tags: stack.tags.clone(),
         })
     }

@@ -363,6 +363,23 @@ def _roll_back(backend: Any, change_set: ChangeSet, error: Exception) -> None:
     change_set.status_reason = reason
 
 
+def _previous_values_as_submitted(original):
+    """A parameter given as UsePreviousValue got moto's parsed value (a List<...>
+    parameter's Python list), which moto's parameter loading then fails to split; AWS keeps
+    the comma-separated text."""
+
+    def create_change_set(self: Any, *args: Any, **kwargs: Any) -> Any:
+        parameters = kwargs.get("parameters")
+        if isinstance(parameters, dict):
+            kwargs["parameters"] = {
+                key: ",".join(map(str, value)) if isinstance(value, list) else value
+                for key, value in parameters.items()
+            }
+        return original(self, *args, **kwargs)
+
+    return create_change_set
+
+
 def install() -> None:
     parsing.get_model_map = get_model_map
     for cached in (_moto_get_model_map, parsing.get_model_list, parsing.get_name_type_map):
@@ -377,4 +394,7 @@ def install() -> None:
 
     cfn_models.yaml_tag_constructor = yaml_tag_constructor
     cfn_responses.yaml_tag_constructor = yaml_tag_constructor
+    cfn_models.CloudFormationBackend.create_change_set = _previous_values_as_submitted(
+        cfn_models.CloudFormationBackend.create_change_set
+    )
     cfn_models.CloudFormationBackend.execute_change_set = execute_change_set

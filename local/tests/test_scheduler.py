@@ -106,3 +106,38 @@ def test_a_role_scheduler_cannot_assume_is_refused_while_iam_is_enforced(moto_au
     # The same stack with a role that trusts Scheduler is created.
     stack = deploy(cfn, "app-pipeline-ok", TEMPLATE, {"WriterRegion": "us-east-1"})
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack
+
+
+LIST_TEMPLATE = """
+Parameters:
+  Subnets: {Type: "List<String>"}
+  WriterRegion: {Type: String}
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Join ["-", [q, !Select [0, !Ref Subnets], !Ref WriterRegion]]
+"""
+
+
+def test_a_list_parameter_kept_with_use_previous_value_stays_a_list(client):
+    """What `deploy switchover` submits: the deployed template, one parameter changed and
+    the others kept (UsePreviousValue)."""
+    cfn = client("cloudformation")
+    deploy(cfn, "app-list", LIST_TEMPLATE, {"Subnets": "a,b", "WriterRegion": "one"})
+    cfn.create_change_set(
+        StackName="app-list",
+        ChangeSetName="keep",
+        ChangeSetType="UPDATE",
+        UsePreviousTemplate=True,
+        Parameters=[
+            {"ParameterKey": "Subnets", "UsePreviousValue": True},
+            {"ParameterKey": "WriterRegion", "ParameterValue": "two"},
+        ],
+    )
+    cfn.execute_change_set(StackName="app-list", ChangeSetName="keep")
+    stack = cfn.describe_stacks(StackName="app-list")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE", stack
+    # (moto's DescribeStacks shows a list parameter as Python's repr of the list.)
+    values = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert values["WriterRegion"] == "two"

@@ -27,6 +27,8 @@ pub struct StackSpec {
     pub region: String,
     pub template_body: String,
     pub parameters: Vec<(String, String)>,
+    /// Parameters of the deployed stack that keep their value (`UsePreviousValue`).
+    pub previous_parameters: Vec<String>,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -181,12 +183,9 @@ impl StackClient {
         }))
     }
 
-    /// The deployed stack's template (as it was submitted) and parameter values, once it
-    /// has settled; `None` when it does not exist.
-    pub async fn deployed(
-        &self,
-        name: &str,
-    ) -> Result<Option<(String, Vec<(String, String)>)>, StackError> {
+    /// The deployed stack's template (as it was submitted) and the names of its
+    /// parameters, once it has settled; `None` when it does not exist.
+    pub async fn deployed(&self, name: &str) -> Result<Option<(String, Vec<String>)>, StackError> {
         if self.wait_until_settled(name).await?.is_none() {
             return Ok(None);
         }
@@ -212,12 +211,7 @@ impl StackClient {
                 stack
                     .parameters()
                     .iter()
-                    .filter_map(|p| {
-                        Some((
-                            p.parameter_key()?.to_string(),
-                            p.parameter_value().unwrap_or_default().to_string(),
-                        ))
-                    })
+                    .filter_map(|p| p.parameter_key().map(str::to_string))
                     .collect()
             })
             .unwrap_or_default();
@@ -289,6 +283,12 @@ impl StackClient {
                     .parameter_value(value)
                     .build()
             })
+            .chain(spec.previous_parameters.iter().map(|key| {
+                Parameter::builder()
+                    .parameter_key(key)
+                    .use_previous_value(true)
+                    .build()
+            }))
             .collect::<Vec<_>>();
         let tags = spec
             .tags

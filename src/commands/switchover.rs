@@ -333,17 +333,13 @@ pub fn render_text(report: &WriterChangeReport) -> String {
     if !report.schedules.is_empty() {
         out.push_str("\nschedule (follows the writer)\n");
         for moved in &report.schedules {
-            let line = format!(
-                "  {:<15} {:<10} {}{}",
-                moved.region,
-                moved.state,
-                moved.result,
-                moved
-                    .error
-                    .as_deref()
-                    .map(|e| format!(": {e}; `deploy up` sets it again"))
-                    .unwrap_or_default()
-            );
+            let line = match &moved.error {
+                None => format!("  {:<15} {:<10} {}", moved.region, moved.state, moved.result),
+                Some(error) => format!(
+                    "  {:<15} {:<10} failed: {error}; `deploy up` sets it again",
+                    moved.region, "unchanged"
+                ),
+            };
             out.push_str(line.trim_end());
             out.push('\n');
         }
