@@ -294,6 +294,9 @@ pub struct Pipeline {
     /// Start the pipeline on a schedule (EventBridge Scheduler), in every Region or only
     /// where the writer is. Without it, the pipeline runs when `deploy run` starts it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    // Not nullable in the schema: an `anyOf` with null would hide the field's own problems
+    // behind "matches none of".
+    #[schemars(with = "Schedule")]
     pub schedule: Option<Schedule>,
 }
 
