@@ -57,7 +57,12 @@ pub async fn read(
     let mut schedules = Vec::new();
     for region in environment.all_regions() {
         let region = region.region.clone();
-        let response = aws.scheduler(&region).get_schedule().name(&name).send().await;
+        let response = aws
+            .scheduler(&region)
+            .get_schedule()
+            .name(&name)
+            .send()
+            .await;
         let found = match response {
             Ok(found) => found,
             Err(error) if error.code() == Some("ResourceNotFoundException") => {

@@ -64,7 +64,9 @@ async fn the_schedule_follows_the_writer_through_a_switchover_and_a_later_up() {
     let status = text(&succeed(&["status", path]).stdout);
     let line = schedule_line(&status, "us-east-1");
     assert!(
-        line.starts_with("  us-east-1       ENABLED    cron(0 3 * * ? *)        Europe/Paris       next run "),
+        line.starts_with(
+            "  us-east-1       ENABLED    cron(0 3 * * ? *)        Europe/Paris       next run "
+        ),
         "{line:?}"
     );
     // 03:00 in Paris: 01:00 UTC in summer, 02:00 UTC in winter.
@@ -105,8 +107,9 @@ async fn the_schedule_follows_the_writer_through_a_switchover_and_a_later_up() {
     assert_eq!(state(&aws, "us-east-2", name).await, "ENABLED");
     let status = text(&succeed(&["status", path]).stdout);
     assert!(
-        schedule_line(&status, "us-east-2")
-            .starts_with("  us-east-2       ENABLED    cron(0 3 * * ? *)        Europe/Paris       next run "),
+        schedule_line(&status, "us-east-2").starts_with(
+            "  us-east-2       ENABLED    cron(0 3 * * ? *)        Europe/Paris       next run "
+        ),
         "{status}"
     );
     assert_eq!(

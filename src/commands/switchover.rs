@@ -334,7 +334,10 @@ pub fn render_text(report: &WriterChangeReport) -> String {
         out.push_str("\nschedule (follows the writer)\n");
         for moved in &report.schedules {
             let line = match &moved.error {
-                None => format!("  {:<15} {:<10} {}", moved.region, moved.state, moved.result),
+                None => format!(
+                    "  {:<15} {:<10} {}",
+                    moved.region, moved.state, moved.result
+                ),
                 Some(error) => format!(
                     "  {:<15} {:<10} failed: {error}; `deploy up` sets it again",
                     moved.region, "unchanged"

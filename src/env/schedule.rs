@@ -189,31 +189,35 @@ fn parse_cron(body: &str) -> Result<Cron, String> {
         }
         field => DayOfMonth::Days(values(field, 1, 31, &[], true).map_err(|p| at(2, p))?),
     };
-    let day_of_week = match fields[4] {
-        "?" => DayOfWeek::Any,
-        "L" => DayOfWeek::Last(7),
-        field if field.ends_with('L') => {
-            DayOfWeek::Last(day_name(&field[..field.len() - 1]).ok_or_else(|| {
-                at(4, format!("{field} is not dL with d from 1 to 7 or SUN to SAT"))
-            })?)
-        }
-        field if field.contains('#') => {
-            let (day, nth) = field.split_once('#').unwrap_or_default();
-            let day = day_name(day);
-            let nth = nth.parse::<u32>().ok().filter(|n| (1..=5).contains(n));
-            match (day, nth) {
-                (Some(day), Some(nth)) => DayOfWeek::Nth(day, nth),
-                _ => {
-                    return Err(at(
+    let day_of_week =
+        match fields[4] {
+            "?" => DayOfWeek::Any,
+            "L" => DayOfWeek::Last(7),
+            field if field.ends_with('L') => {
+                DayOfWeek::Last(day_name(&field[..field.len() - 1]).ok_or_else(|| {
+                    at(
                         4,
-                        format!("{field} is not d#n with d from 1 to 7 or SUN to SAT and n from 1 to 5"),
-                    ))
+                        format!("{field} is not dL with d from 1 to 7 or SUN to SAT"),
+                    )
+                })?)
+            }
+            field if field.contains('#') => {
+                let (day, nth) = field.split_once('#').unwrap_or_default();
+                let day = day_name(day);
+                let nth = nth.parse::<u32>().ok().filter(|n| (1..=5).contains(n));
+                match (day, nth) {
+                    (Some(day), Some(nth)) => DayOfWeek::Nth(day, nth),
+                    _ => return Err(at(
+                        4,
+                        format!(
+                            "{field} is not d#n with d from 1 to 7 or SUN to SAT and n from 1 to 5"
+                        ),
+                    )),
                 }
             }
-        }
-        // No `/` here: AWS lists only `, - * ? L #` for day-of-week.
-        field => DayOfWeek::Days(values(field, 1, 7, &DAYS, false).map_err(|p| at(4, p))?),
-    };
+            // No `/` here: AWS lists only `, - * ? L #` for day-of-week.
+            field => DayOfWeek::Days(values(field, 1, 7, &DAYS, false).map_err(|p| at(4, p))?),
+        };
     match (&day_of_month, &day_of_week) {
         (DayOfMonth::Any, DayOfWeek::Any) => {
             return Err(format!(
@@ -272,11 +276,9 @@ fn values(
         let (range, step) = match part.split_once('/') {
             Some(_) if !steps => return Err(format!("{part}: / is not allowed here")),
             Some((range, step)) => {
-                let step: u32 = step
-                    .parse()
-                    .ok()
-                    .filter(|s| *s > 0)
-                    .ok_or_else(|| format!("{part}: the increment {step} is not a positive number"))?;
+                let step: u32 = step.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
+                    format!("{part}: the increment {step} is not a positive number")
+                })?;
                 (range, step)
             }
             None => (part, 1),
@@ -310,7 +312,12 @@ pub fn time_zone(name: &str) -> Option<Tz> {
 pub fn closest_time_zone(name: &str) -> Option<&'static str> {
     chrono_tz::TZ_VARIANTS
         .iter()
-        .map(|tz| (strsim::jaro_winkler(&name.to_lowercase(), &tz.name().to_lowercase()), tz.name()))
+        .map(|tz| {
+            (
+                strsim::jaro_winkler(&name.to_lowercase(), &tz.name().to_lowercase()),
+                tz.name(),
+            )
+        })
         .filter(|(score, _)| *score > 0.85)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, name)| name)
@@ -328,7 +335,10 @@ impl Expression {
     ) -> Option<DateTime<Utc>> {
         match self {
             Expression::At(local) => {
-                let at = zone.from_local_datetime(local).earliest()?.with_timezone(&Utc);
+                let at = zone
+                    .from_local_datetime(local)
+                    .earliest()?
+                    .with_timezone(&Utc);
                 (at > after).then_some(at)
             }
             Expression::Rate { value, unit } => {
@@ -420,10 +430,10 @@ fn nearest_weekday(date: NaiveDate, n: u32, last_day: u32) -> u32 {
         return 0;
     };
     match day.weekday().number_from_monday() {
-        6 if n == 1 => 3,       // Saturday the 1st: Monday the 3rd
-        6 => n - 1,             // Saturday: Friday
+        6 if n == 1 => 3,            // Saturday the 1st: Monday the 3rd
+        6 => n - 1,                  // Saturday: Friday
         7 if n == last_day => n - 2, // Sunday the last: Friday
-        7 => n + 1,             // Sunday: Monday
+        7 => n + 1,                  // Sunday: Monday
         _ => n,
     }
 }
@@ -447,7 +457,9 @@ mod tests {
     use super::*;
 
     fn utc(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn next(expression: &str, zone: &str, after: &str) -> String {
@@ -498,7 +510,10 @@ mod tests {
             "2026-08-14T00:00:00+00:00"
         );
         // Only 2020: nothing later.
-        assert_eq!(next("cron(0 0 * * ? 2020)", "UTC", "2026-01-01T00:00:00Z"), "");
+        assert_eq!(
+            next("cron(0 0 * * ? 2020)", "UTC", "2026-01-01T00:00:00Z"),
+            ""
+        );
     }
 
     #[test]
@@ -514,10 +529,17 @@ mod tests {
             Some(utc("2026-05-01T06:10:00Z"))
         );
         assert_eq!(
-            next("at(2030-01-01T09:00:00)", "Asia/Tokyo", "2026-01-01T00:00:00Z"),
+            next(
+                "at(2030-01-01T09:00:00)",
+                "Asia/Tokyo",
+                "2026-01-01T00:00:00Z"
+            ),
             "2030-01-01T00:00:00+00:00"
         );
-        assert_eq!(next("at(2020-01-01T09:00:00)", "UTC", "2026-01-01T00:00:00Z"), "");
+        assert_eq!(
+            next("at(2020-01-01T09:00:00)", "UTC", "2026-01-01T00:00:00Z"),
+            ""
+        );
     }
 
     #[test]
