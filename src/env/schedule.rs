@@ -189,35 +189,36 @@ fn parse_cron(body: &str) -> Result<Cron, String> {
         }
         field => DayOfMonth::Days(values(field, 1, 31, &[], true).map_err(|p| at(2, p))?),
     };
-    let day_of_week =
-        match fields[4] {
-            "?" => DayOfWeek::Any,
-            "L" => DayOfWeek::Last(7),
-            field if field.ends_with('L') => {
-                DayOfWeek::Last(day_name(&field[..field.len() - 1]).ok_or_else(|| {
-                    at(
-                        4,
-                        format!("{field} is not dL with d from 1 to 7 or SUN to SAT"),
-                    )
-                })?)
-            }
-            field if field.contains('#') => {
-                let (day, nth) = field.split_once('#').unwrap_or_default();
-                let day = day_name(day);
-                let nth = nth.parse::<u32>().ok().filter(|n| (1..=5).contains(n));
-                match (day, nth) {
-                    (Some(day), Some(nth)) => DayOfWeek::Nth(day, nth),
-                    _ => return Err(at(
+    let day_of_week = match fields[4] {
+        "?" => DayOfWeek::Any,
+        "L" => DayOfWeek::Last(7),
+        field if field.ends_with('L') => {
+            DayOfWeek::Last(day_name(&field[..field.len() - 1]).ok_or_else(|| {
+                at(
+                    4,
+                    format!("{field} is not dL with d from 1 to 7 or SUN to SAT"),
+                )
+            })?)
+        }
+        field if field.contains('#') => {
+            let (day, nth) = field.split_once('#').unwrap_or_default();
+            let day = day_name(day);
+            let nth = nth.parse::<u32>().ok().filter(|n| (1..=5).contains(n));
+            match (day, nth) {
+                (Some(day), Some(nth)) => DayOfWeek::Nth(day, nth),
+                _ => {
+                    return Err(at(
                         4,
                         format!(
                             "{field} is not d#n with d from 1 to 7 or SUN to SAT and n from 1 to 5"
                         ),
-                    )),
+                    ))
                 }
             }
-            // No `/` here: AWS lists only `, - * ? L #` for day-of-week.
-            field => DayOfWeek::Days(values(field, 1, 7, &DAYS, false).map_err(|p| at(4, p))?),
-        };
+        }
+        // No `/` here: AWS lists only `, - * ? L #` for day-of-week.
+        field => DayOfWeek::Days(values(field, 1, 7, &DAYS, false).map_err(|p| at(4, p))?),
+    };
     match (&day_of_month, &day_of_week) {
         (DayOfMonth::Any, DayOfWeek::Any) => {
             return Err(format!(
