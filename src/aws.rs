@@ -136,6 +136,10 @@ impl AwsContext {
         aws_sdk_sfn::Client::new(&self.in_region(region))
     }
 
+    pub fn scheduler(&self, region: &str) -> aws_sdk_scheduler::Client {
+        aws_sdk_scheduler::Client::new(&self.in_region(region))
+    }
+
     pub fn lambda(&self, region: &str) -> aws_sdk_lambda::Client {
         aws_sdk_lambda::Client::new(&self.in_region(region))
     }

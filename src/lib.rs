@@ -23,6 +23,8 @@ pub mod preflight;
 pub mod progress;
 pub mod render;
 #[cfg(feature = "aws")]
+pub mod schedules;
+#[cfg(feature = "aws")]
 pub mod stacks;
 #[cfg(feature = "aws")]
 pub mod topology;

@@ -13,7 +13,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::env::{Environment, RegionSettings, VpcEndpointService};
+use crate::env::{Environment, RegionSettings, RunsIn, VpcEndpointService};
 
 /// Every stack of an environment, in the waves they deploy in, then the steps that follow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,6 +75,11 @@ pub enum ParameterSource {
     Discover(Discovery),
     /// Taken from the environment file as is.
     Value(serde_json::Value),
+    /// The Region whose cluster takes writes now, read from RDS when the stack is deployed
+    /// (the file's primary before the global database exists): after a switchover or
+    /// failover it is not the file's primary, and `deploy up` must not move what follows
+    /// the writer back.
+    WriterRegion,
 }
 
 /// What the CLI looks up through EC2 before deploying a network stack.
@@ -198,6 +203,19 @@ impl fmt::Display for Function {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The pipeline stack's parameter that names the Region holding the writer, when the
+/// schedule follows the writer: only that Region's schedule is enabled.
+pub const WRITER_REGION_PARAMETER: &str = "WriterRegion";
+
+/// The file has a schedule that runs only where the writer is.
+pub fn schedule_follows_writer(environment: &Environment) -> bool {
+    environment
+        .pipeline
+        .schedule
+        .as_ref()
+        .is_some_and(|s| s.runs_in == RunsIn::Writer)
 }
 
 /// The monitoring stack's parameter that carries a Region's state machine ARN.
@@ -404,6 +422,12 @@ fn parameters(
                 parameters.push(parameter(
                     "SecretKeyArn",
                     output(Part::Database, here, "DatabaseKeyArn"),
+                ));
+            }
+            if schedule_follows_writer(environment) {
+                parameters.push(parameter(
+                    WRITER_REGION_PARAMETER,
+                    ParameterSource::WriterRegion,
                 ));
             }
             parameters

@@ -26,6 +26,9 @@ pub struct Known {
     pub discovered: HashMap<(String, Discovery), Vec<String>>,
     /// S3 keys of the functions' zips.
     pub code_keys: HashMap<Function, String>,
+    /// The Region whose cluster takes writes now (the live topology's writer, else the
+    /// file's primary).
+    pub writer_region: Option<String>,
 }
 
 impl Known {
@@ -68,6 +71,10 @@ impl Known {
                         .join(","),
                     ParameterSource::Value(serde_json::Value::String(text)) => text.clone(),
                     ParameterSource::Value(other) => other.to_string(),
+                    ParameterSource::WriterRegion => self
+                        .writer_region
+                        .clone()
+                        .ok_or_else(|| "the writer's Region is not known".to_string())?,
                 };
                 Ok((parameter.name.clone(), value))
             })
@@ -142,6 +149,7 @@ impl WaveRunner<'_> {
             region: stack.region.clone(),
             template_body: template.body.clone(),
             parameters: known.parameters(stack)?,
+            previous_parameters: Vec::new(),
             tags: stack.tags.clone(),
         })
     }

@@ -59,6 +59,7 @@ fn spec() -> StackSpec {
         region: "us-east-2".into(),
         template_body: "Resources: {}".into(),
         parameters: vec![("DbSubnetGroupName".into(), "group".into())],
+        previous_parameters: Vec::new(),
         tags: BTreeMap::from([("deploy:environment".into(), "prod".into())]),
     }
 }

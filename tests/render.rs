@@ -285,6 +285,9 @@ fn parameters_agree_with_the_plan_and_outputs_exist() {
                     ParameterSource::Discover(_) | ParameterSource::Value(_) => {
                         assert_eq!(stack.part, Part::Network, "{}", parameter.name);
                     }
+                    ParameterSource::WriterRegion => {
+                        assert_eq!(stack.part, Part::Pipeline, "{}", parameter.name);
+                    }
                 }
             }
         }
@@ -440,10 +443,11 @@ fn every_region_has_the_resources_the_application_needs() {
             );
             assert_eq!(count("AWS::Lambda::Function"), 4, "{r}");
             assert_eq!(count("AWS::StepFunctions::StateMachine"), 1, "{r}");
+            let scheduled = usize::from(environment.pipeline.schedule.is_some());
             assert_eq!(
                 count("AWS::IAM::Role"),
-                5 + usize::from(environment.database.enhanced_monitoring_seconds > 0),
-                "{r}: one per function + state machine (+ Enhanced Monitoring's)"
+                5 + scheduled + usize::from(environment.database.enhanced_monitoring_seconds > 0),
+                "{r}: one per function + state machine (+ the schedule's, + Enhanced Monitoring's)"
             );
             assert_eq!(count("AWS::Logs::LogGroup"), 5, "{r}");
             assert_eq!(count("AWS::RDS::DBSubnetGroup"), 1, "{r}");
@@ -1248,4 +1252,185 @@ fn reused_vpc_endpoints_are_not_created() {
             !reused_here
         );
     }
+}
+
+/// The pipeline template of `region`, parsed.
+fn pipeline_of(rendered: &Rendered, region: &str) -> Value {
+    parse(
+        rendered
+            .templates
+            .iter()
+            .find(|t| t.part == Part::Pipeline && t.region == region)
+            .expect("a pipeline template"),
+    )
+}
+
+#[test]
+fn a_schedule_that_follows_the_writer_is_enabled_where_the_writer_region_parameter_says() {
+    let rendered = rendered(PROD);
+    for region in ["us-east-1", "us-east-2"] {
+        let template = pipeline_of(&rendered, region);
+        // The parameter comes from the live topology, not from the file.
+        let planned = rendered
+            .plan
+            .stacks()
+            .map(|(_, s)| s)
+            .find(|s| s.part == Part::Pipeline && s.region == region)
+            .unwrap();
+        assert_eq!(
+            planned.parameters.last().map(|p| (&p.name[..], &p.source)),
+            Some(("WriterRegion", &ParameterSource::WriterRegion))
+        );
+        assert_eq!(
+            template["Conditions"]["HoldsTheWriter"],
+            serde_json::json!({"Fn::Equals": [{"Ref": "WriterRegion"}, {"Ref": "AWS::Region"}]})
+        );
+        let schedule = &template["Resources"]["PipelineSchedule"];
+        assert_eq!(schedule["Type"], "AWS::Scheduler::Schedule");
+        assert_eq!(
+            schedule["Properties"],
+            serde_json::json!({
+                "Name": "book-reviews-prod-pipeline",
+                "Description": "Starts the book-reviews-prod-pipeline state machine",
+                "ScheduleExpression": "cron(0 3 * * ? *)",
+                "ScheduleExpressionTimezone": "America/New_York",
+                "FlexibleTimeWindow": {"Mode": "OFF"},
+                "State": {"Fn::If": ["HoldsTheWriter", "ENABLED", "DISABLED"]},
+                "Target": {
+                    "Arn": {"Ref": "StateMachine"},
+                    "RoleArn": {"Fn::GetAtt": ["ScheduleRole", "Arn"]},
+                    "Input": "{\"trigger\":\"schedule\",\"scheduled_time\":\"<aws.scheduler.scheduled-time>\"}",
+                    "RetryPolicy": {"MaximumRetryAttempts": 5, "MaximumEventAgeInSeconds": 3600},
+                    "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]}}
+                }
+            })
+        );
+        // Its own role: start this Region's state machine, send to its dead-letter queue.
+        let role = &template["Resources"]["ScheduleRole"]["Properties"];
+        assert_eq!(
+            role["AssumeRolePolicyDocument"]["Statement"],
+            serde_json::json!([{
+                "Effect": "Allow",
+                "Principal": {"Service": "scheduler.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+            }])
+        );
+        assert_eq!(
+            role["Policies"],
+            serde_json::json!([{
+                "PolicyName": "schedule",
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "StartPipeline",
+                            "Effect": "Allow",
+                            "Action": "states:StartExecution",
+                            "Resource": {"Ref": "StateMachine"}
+                        },
+                        {
+                            "Sid": "ReportUndelivered",
+                            "Effect": "Allow",
+                            "Action": "sqs:SendMessage",
+                            "Resource": {"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]}
+                        }
+                    ]
+                }
+            }])
+        );
+        let queue = &template["Resources"]["ScheduleDeadLetterQueue"];
+        assert_eq!(queue["Type"], "AWS::SQS::Queue");
+        assert_eq!(
+            queue["Properties"]["QueueName"],
+            "book-reviews-prod-schedule-dlq"
+        );
+        assert_eq!(queue["Properties"]["SqsManagedSseEnabled"], true);
+
+        // A scheduled start first looks for a run going on, so the state machine's role
+        // may list its own executions.
+        let definition: Value = serde_json::from_str(
+            template["Resources"]["StateMachine"]["Properties"]["DefinitionString"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(definition["StartAt"], "ScheduledStart");
+        assert_eq!(
+            definition["States"]["ListRunningExecutions"]["Resource"],
+            "${ListExecutions}"
+        );
+        assert_eq!(
+            definition["States"]["AnotherRunGoingOn"]["Choices"][0]["Next"],
+            "LeftToTheOtherRun"
+        );
+        let statements = template["Resources"]["StateMachineRole"]["Properties"]["Policies"][0]
+            ["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap();
+        let list = statements
+            .iter()
+            .find(|s| s["Sid"] == "SeeRunningExecutions")
+            .expect("SeeRunningExecutions");
+        assert_eq!(list["Action"], "states:ListExecutions");
+        assert_eq!(
+            list["Resource"]["Fn::Sub"],
+            "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:book-reviews-prod-pipeline"
+        );
+        assert_eq!(
+            template["Outputs"]["ScheduleName"]["Value"],
+            serde_json::json!({"Ref": "PipelineSchedule"})
+        );
+    }
+}
+
+#[test]
+fn a_schedule_in_every_region_is_enabled_everywhere_and_without_a_schedule_nothing_is_rendered() {
+    let rendered = rendered(THREE_SECONDARIES);
+    for template in rendered
+        .templates
+        .iter()
+        .filter(|t| t.part == Part::Pipeline)
+    {
+        let template = parse(template);
+        let schedule = &template["Resources"]["PipelineSchedule"]["Properties"];
+        assert_eq!(schedule["State"], "ENABLED");
+        assert_eq!(schedule["ScheduleExpression"], "rate(30 minutes)");
+        assert_eq!(schedule["ScheduleExpressionTimezone"], "UTC");
+        assert!(template.get("Conditions").is_none());
+        assert!(template["Parameters"].get("WriterRegion").is_none());
+    }
+
+    let mut environment = deploy::env::load(&manifest_path(PROD)).unwrap();
+    environment.pipeline.schedule = None;
+    let rendered = render(&environment).unwrap();
+    for template in rendered
+        .templates
+        .iter()
+        .filter(|t| t.part == Part::Pipeline)
+    {
+        for absent in [
+            "PipelineSchedule",
+            "ScheduleRole",
+            "ScheduleDeadLetterQueue",
+            "ListRunningExecutions",
+            "SeeRunningExecutions",
+            "WriterRegion",
+        ] {
+            assert!(
+                !template.body.contains(absent),
+                "{absent} in {}",
+                template.path
+            );
+        }
+    }
+
+    let mut environment = deploy::env::load(&manifest_path(PROD)).unwrap();
+    environment.pipeline.schedule.as_mut().unwrap().enabled = false;
+    let rendered = render(&environment).unwrap();
+    let template = pipeline_of(&rendered, "us-east-1");
+    assert_eq!(
+        template["Resources"]["PipelineSchedule"]["Properties"]["State"],
+        "DISABLED"
+    );
 }

@@ -100,7 +100,7 @@ fn unknown_field_suggests_the_known_one() {
 fn unknown_field_without_a_near_match_lists_the_known_fields() {
     assert_invalid(
         &base_with("  max_concurrency: 5", "  max_concurrency: 5\n  colour: blue"),
-        "env.yaml:18:3: pipeline.colour: unknown field `colour`\n  hint: known fields: pending_prefix, completed_prefix, failed_prefix, batch_size, max_concurrency, files_per_batch, architecture, memory_mb, timeout_seconds, log_retention_days\n",
+        "env.yaml:18:3: pipeline.colour: unknown field `colour`\n  hint: known fields: pending_prefix, completed_prefix, failed_prefix, batch_size, max_concurrency, files_per_batch, architecture, memory_mb, timeout_seconds, log_retention_days, schedule\n",
     );
 }
 
@@ -471,5 +471,70 @@ fn a_subnet_listed_twice() {
     assert_invalid(
         &base_with("vpc_id: vpc-0b2c3d4e", "vpc_id: vpc-0b2c3d4e\n      subnet_ids: [subnet-0a1b2c3d, subnet-0a1b2c3d]"),
         "env.yaml:11:37: regions.secondary[0].subnet_ids[1]: subnet-0a1b2c3d is listed twice (also at regions.secondary[0].subnet_ids[0])\n",
+    );
+}
+
+/// BASE with a schedule (its fields on lines 19, 20 and 21).
+fn with_schedule(expression: &str, timezone: &str, runs_in: &str) -> String {
+    format!("{BASE}  schedule:\n    expression: {expression}\n    timezone: {timezone}\n    runs_in: {runs_in}\n")
+}
+
+#[test]
+fn a_schedule_passes() {
+    for expression in [
+        "cron(0 3 * * ? *)",
+        "cron(0/15 8-17 ? * MON-FRI *)",
+        "rate(1 hour)",
+        "rate(30 minutes)",
+        "at(2030-01-01T09:00:00)",
+    ] {
+        let outcome = validate(&with_schedule(expression, "Europe/Paris", "writer"));
+        assert_eq!(outcome.code, 0, "{expression}: {}", outcome.stderr);
+    }
+    let outcome = validate(&with_schedule("rate(1 day)", "UTC", "every_region"));
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+}
+
+#[test]
+fn a_schedule_expression_scheduler_refuses() {
+    assert_invalid(
+        &with_schedule("cron(0 3 * * ?)", "Europe/Paris", "writer"),
+        "env.yaml:19:17: pipeline.schedule.expression: cron(0 3 * * ?) has 5 fields; EventBridge Scheduler takes six: minutes hours day-of-month month day-of-week year, as in cron(0 3 * * ? *)\n",
+    );
+    assert_invalid(
+        &with_schedule("cron(0 3 1 * MON *)", "UTC", "writer"),
+        "env.yaml:19:17: pipeline.schedule.expression: cron(0 3 1 * MON *): day-of-month and day-of-week cannot both be set; one of them must be ?, as in cron(0 3 * * ? *)\n",
+    );
+    assert_invalid(
+        &with_schedule("cron(0 24 * * ? *)", "UTC", "writer"),
+        "env.yaml:19:17: pipeline.schedule.expression: cron(0 24 * * ? *): hours: 24 is out of range 0-23\n",
+    );
+    assert_invalid(
+        &with_schedule("rate(1 hours)", "UTC", "writer"),
+        "env.yaml:19:17: pipeline.schedule.expression: rate(1 hours): a value of 1 takes the unit hour, as in rate(1 hour)\n",
+    );
+    assert_invalid(
+        &with_schedule("rate(2 weeks)", "UTC", "writer"),
+        "env.yaml:19:17: pipeline.schedule.expression: rate(2 weeks) is not a rate; it takes a positive whole number and a unit: minute, minutes, hour, hours, day or days, as in rate(15 minutes)\n",
+    );
+    assert_invalid(
+        &with_schedule("at(2030-02-30T09:00:00)", "UTC", "writer"),
+        "env.yaml:19:17: pipeline.schedule.expression: at(2030-02-30T09:00:00) is not a date and time of the form at(yyyy-mm-ddThh:mm:ss)\n",
+    );
+}
+
+#[test]
+fn a_schedule_time_zone_that_is_not_iana_and_an_unknown_place_to_run() {
+    assert_invalid(
+        &with_schedule("cron(0 3 * * ? *)", "Europe/Pariss", "writer"),
+        "env.yaml:20:15: pipeline.schedule.timezone: Europe/Pariss is not an IANA time zone name\n  hint: did you mean Europe/Paris?\n",
+    );
+    assert_invalid(
+        &with_schedule("cron(0 3 * * ? *)", "Nowhere/Atlantis", "writer"),
+        "env.yaml:20:15: pipeline.schedule.timezone: Nowhere/Atlantis is not an IANA time zone name\n  hint: a name such as Europe/Paris, America/New_York or UTC\n",
+    );
+    assert_invalid(
+        &with_schedule("cron(0 3 * * ? *)", "UTC", "primary"),
+        "env.yaml:21:14: pipeline.schedule.runs_in: `primary` is not one of: writer, every_region\n",
     );
 }

@@ -7,7 +7,10 @@ installs the plugin and then runs moto's own server main.
 
 Each part lives in its own module and has its own test under local/tests/:
 - cloudformation: `{{resolve:secretsmanager:...}}`, Outputs/exports for stacks deployed
-  through change sets, DependsOn order in change sets, failed executions roll back.
+  through change sets, DependsOn order in change sets, failed executions roll back; a
+  parameter change updates the resources that read it through a condition.
+- scheduler: AWS::Scheduler::Schedule (into moto's Scheduler backend), refusing a time
+  zone that is not IANA and a role Scheduler cannot assume.
 - rds: AWS::RDS::GlobalCluster, AWS::RDS::DBCluster (incl. cross-Region secondaries),
   AWS::RDS::DBInstance joining its cluster, SwitchoverGlobalCluster,
   FailoverGlobalCluster, cross-Region RemoveFromGlobalCluster, DeleteDBCluster leaving

@@ -24,6 +24,7 @@ from moto.cloudformation.models import ChangeSet, Event, cloudformation_backends
 from moto.secretsmanager.models import secretsmanager_backends
 
 from .rds import CfnDBCluster, CfnDBInstance, CfnGlobalCluster
+from .scheduler import CfnSchedule
 from .secretsmanager import CfnSecret, CfnSecretTargetAttachment
 
 PLUGIN_MODELS = {
@@ -34,6 +35,7 @@ PLUGIN_MODELS = {
         CfnDBInstance,
         CfnSecret,
         CfnSecretTargetAttachment,
+        CfnSchedule,
     )
 }
 
@@ -164,7 +166,52 @@ _moto_build_resource_diff = parsing.ResourceMap.build_resource_diff
 def build_resource_diff(self: Any, other_template: dict[str, Any], parameters: Any = None) -> Any:
     diff = _moto_build_resource_diff(self, other_template, parameters)
     diff["Add"] = dependency_order(diff["Add"], other_template.get("Resources", {}))
+    if parameters:
+        # moto marks a resource modified by a changed parameter only when the resource
+        # names the parameter itself; one that reads it through a condition (Fn::If, or
+        # its Condition) changed too, since CloudFormation evaluates conditions again.
+        changed = {p for p in parameters if self.input_parameters.get(p) != parameters[p]}
+        conditions = _conditions_reading(other_template.get("Conditions") or {}, changed)
+        old = self._resource_json_map
+        for name, resource in (other_template.get("Resources") or {}).items():
+            if name in old and name not in diff["Modify"] and old[name] == resource:
+                if conditions & set(_conditions_used(resource)):
+                    diff["Modify"].append(name)
     return diff
+
+
+def _conditions_reading(conditions: dict[str, Any], parameters: set[str]) -> set[str]:
+    """The conditions whose value depends on one of `parameters`, also through others."""
+    found: set[str] = set()
+    grew = True
+    while grew:
+        grew = False
+        for name, body in conditions.items():
+            if name in found:
+                continue
+            uses = set(get_references_from_template(body)) | set(_conditions_used(body))
+            if uses & (parameters | found):
+                found.add(name)
+                grew = True
+    return found
+
+
+def _conditions_used(template: Any) -> list[str]:
+    """Condition names a resource or condition reads: Fn::If's first item, Condition keys."""
+    used: list[str] = []
+    if isinstance(template, dict):
+        for key, value in template.items():
+            if key == "Fn::If" and isinstance(value, list) and value:
+                used.append(value[0])
+                used.extend(_conditions_used(value[1:]))
+            elif key == "Condition" and isinstance(value, str):
+                used.append(value)
+            else:
+                used.extend(_conditions_used(value))
+    elif isinstance(template, list):
+        for item in template:
+            used.extend(_conditions_used(item))
+    return used
 
 
 _SUB_VARIABLE = re.compile(r"\$\{([^!}][^}]*)\}")
@@ -350,6 +397,23 @@ def delete_stack(self: Any, name_or_stack_id: str) -> None:
         stack.status = "DELETE_FAILED"
 
 
+def _previous_values_as_submitted(original):
+    """A parameter given as UsePreviousValue got moto's parsed value (a List<...>
+    parameter's Python list), which moto's parameter loading then fails to split; AWS keeps
+    the comma-separated text."""
+
+    def create_change_set(self: Any, *args: Any, **kwargs: Any) -> Any:
+        parameters = kwargs.get("parameters")
+        if isinstance(parameters, dict):
+            kwargs["parameters"] = {
+                key: ",".join(map(str, value)) if isinstance(value, list) else value
+                for key, value in parameters.items()
+            }
+        return original(self, *args, **kwargs)
+
+    return create_change_set
+
+
 def install() -> None:
     cfn_models.CloudFormationBackend.delete_stack = delete_stack
     parsing.get_model_map = get_model_map
@@ -365,4 +429,7 @@ def install() -> None:
 
     cfn_models.yaml_tag_constructor = yaml_tag_constructor
     cfn_responses.yaml_tag_constructor = yaml_tag_constructor
+    cfn_models.CloudFormationBackend.create_change_set = _previous_values_as_submitted(
+        cfn_models.CloudFormationBackend.create_change_set
+    )
     cfn_models.CloudFormationBackend.execute_change_set = execute_change_set

@@ -27,6 +27,8 @@ pub struct StackSpec {
     pub region: String,
     pub template_body: String,
     pub parameters: Vec<(String, String)>,
+    /// Parameters of the deployed stack that keep their value (`UsePreviousValue`).
+    pub previous_parameters: Vec<String>,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -181,6 +183,44 @@ impl StackClient {
         }))
     }
 
+    /// The deployed stack's template (as it was submitted) and the names of its
+    /// parameters, once it has settled; `None` when it does not exist.
+    pub async fn deployed(&self, name: &str) -> Result<Option<(String, Vec<String>)>, StackError> {
+        if self.wait_until_settled(name).await?.is_none() {
+            return Ok(None);
+        }
+        let template = self
+            .client
+            .get_template()
+            .stack_name(name)
+            .template_stage(aws_sdk_cloudformation::types::TemplateStage::Original)
+            .send()
+            .await
+            .map_err(|e| self.api(name, "GetTemplate", describe_error(&e)))?;
+        let described = self
+            .client
+            .describe_stacks()
+            .stack_name(name)
+            .send()
+            .await
+            .map_err(|e| self.api(name, "DescribeStacks", describe_error(&e)))?;
+        let parameters = described
+            .stacks()
+            .first()
+            .map(|stack| {
+                stack
+                    .parameters()
+                    .iter()
+                    .filter_map(|p| p.parameter_key().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Some((
+            template.template_body().unwrap_or_default().to_string(),
+            parameters,
+        )))
+    }
+
     /// Waits while another operation runs on the stack (never start a second one).
     pub async fn wait_until_settled(
         &self,
@@ -243,6 +283,12 @@ impl StackClient {
                     .parameter_value(value)
                     .build()
             })
+            .chain(spec.previous_parameters.iter().map(|key| {
+                Parameter::builder()
+                    .parameter_key(key)
+                    .use_previous_value(true)
+                    .build()
+            }))
             .collect::<Vec<_>>();
         let tags = spec
             .tags

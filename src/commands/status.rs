@@ -12,6 +12,7 @@ use crate::env::{self, Environment};
 use crate::monitoring;
 use crate::plan::{Part, StackPlan};
 use crate::progress::{Printer, Progress as _};
+use crate::schedules;
 use crate::topology::{self, Member};
 
 #[derive(Debug, Serialize)]
@@ -23,6 +24,9 @@ pub struct StatusReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     pub buckets: Vec<BucketCounts>,
+    /// The pipeline's schedule in each Region (empty when the file has none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub schedules: Vec<schedules::RegionSchedule>,
     /// The CloudWatch console address of the dashboard; `None` when the monitoring stack
     /// is not deployed.
     pub dashboard_url: Option<String>,
@@ -168,12 +172,20 @@ pub async fn status(environment: &Environment, aws: &AwsContext) -> anyhow::Resu
             })
         }
     };
+    // Like a metric, a schedule that cannot be read must not hide the rest of the report.
+    let schedules = schedules::read(environment, aws)
+        .await
+        .unwrap_or_else(|error| {
+            progress.message(&format!("warning: {error:#}"));
+            Vec::new()
+        });
     Ok(StatusReport {
         environment: environment.name_prefix(),
         stacks,
         global_database,
         note,
         buckets,
+        schedules,
         dashboard_url,
     })
 }
@@ -276,6 +288,26 @@ pub fn render_text(report: &StatusReport) -> String {
             "  {:<15} {:>8} {:>10} {:>8}  {}\n",
             bucket.region, bucket.pending, bucket.completed, bucket.failed, bucket.bucket
         ));
+    }
+    if !report.schedules.is_empty() {
+        out.push_str("\nschedule\n");
+        for schedule in &report.schedules {
+            let line = match (&schedule.state, &schedule.next_run_text) {
+                (None, _) => format!("  {:<15} not deployed", schedule.region),
+                (Some(state), next) => format!(
+                    "  {:<15} {:<10} {:<24} {:<18} {}",
+                    schedule.region,
+                    state,
+                    schedule.expression.as_deref().unwrap_or_default(),
+                    schedule.timezone.as_deref().unwrap_or_default(),
+                    next.as_deref()
+                        .map(|n| format!("next run {n}"))
+                        .unwrap_or_default()
+                ),
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
     }
     out.push_str("\ndashboard\n");
     match &report.dashboard_url {

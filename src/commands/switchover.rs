@@ -5,9 +5,11 @@
 //! A switchover (`SwitchoverGlobalCluster`) lets the secondaries catch up first and loses
 //! nothing; it needs the writer's Region healthy. A failover (`FailoverGlobalCluster` with
 //! `AllowDataLoss`) promotes the target at once, for when the writer's Region is down, and
-//! loses the writes that had not replicated yet. Neither touches the stacks: CloudFormation
-//! change sets compare templates, not live state, so `deploy up` with the same file changes
-//! nothing afterwards and only notes that the live writer is not the file's primary.
+//! loses the writes that had not replicated yet. Neither touches the database stacks:
+//! CloudFormation change sets compare templates, not live state, so `deploy up` with the
+//! same file changes nothing afterwards and only notes that the live writer is not the
+//! file's primary. A schedule that follows the writer is moved with it (the pipeline
+//! stacks' `WriterRegion` parameter, see [`crate::schedules`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +20,9 @@ use serde::Serialize;
 use crate::aws::AwsContext;
 use crate::cli::{FailoverArgs, OutputFormat, SwitchoverArgs};
 use crate::env::{self, Environment};
+use crate::plan::schedule_follows_writer;
 use crate::progress::{Printer, Progress};
+use crate::schedules;
 use crate::stacks::Confirm;
 use crate::topology::{self, Topology, WriterMove};
 
@@ -93,6 +97,9 @@ pub struct WriterChangeReport {
     pub seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The pipeline's schedule in each Region, when it follows the writer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub schedules: Vec<schedules::ScheduleMove>,
 }
 
 pub fn switchover(args: &SwitchoverArgs) -> anyhow::Result<()> {
@@ -263,6 +270,15 @@ pub async fn move_writer(
         .with_context(|| {
             format!("the {operation} to {to} did not finish in time; it may still go on in RDS (`deploy status` shows where it is)")
         })?;
+    let seconds = started.elapsed().as_secs_f64();
+    let schedules = if schedule_follows_writer(environment) {
+        // After a failover the old writer's Region may be down: the new writer's schedule
+        // first, so the pipeline runs where it can.
+        let writer_first = operation == Operation::Failover;
+        schedules::follow_writer(environment, aws, to, writer_first, progress).await
+    } else {
+        Vec::new()
+    };
     let note = (to != environment.regions.primary.region).then(|| {
         format!(
             "the live writer is {to}, not the file's primary {}. Leave the file as it is: `deploy up` keeps the live writer and changes no database stack; `deploy switchover --to {}` moves the writer back",
@@ -276,8 +292,9 @@ pub async fn move_writer(
         to: to.to_string(),
         before,
         after,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds,
         note,
+        schedules,
     })
 }
 
@@ -313,6 +330,23 @@ pub fn render_text(report: &WriterChangeReport) -> String {
         report.after.status,
         report.after.render_members(),
     );
+    if !report.schedules.is_empty() {
+        out.push_str("\nschedule (follows the writer)\n");
+        for moved in &report.schedules {
+            let line = match &moved.error {
+                None => format!(
+                    "  {:<15} {:<10} {}",
+                    moved.region, moved.state, moved.result
+                ),
+                Some(error) => format!(
+                    "  {:<15} {:<10} failed: {error}; `deploy up` sets it again",
+                    moved.region, "unchanged"
+                ),
+            };
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+    }
     if let Some(note) = &report.note {
         out.push_str(&format!("\nnote: {note}\n"));
     }

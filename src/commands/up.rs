@@ -163,6 +163,12 @@ pub async fn up(
 
     let mut known = Known {
         discovered,
+        // What follows the writer (the schedule with `runs_in: writer`) is deployed where
+        // the writer is now, so a `deploy up` after a switchover keeps it there.
+        writer_region: Some(live.as_ref().and_then(|t| t.writer()).map_or_else(
+            || environment.regions.primary.region.clone(),
+            |w| w.region.clone(),
+        )),
         ..Known::default()
     };
     let runner = WaveRunner {

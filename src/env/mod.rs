@@ -13,6 +13,7 @@ mod mysql;
 mod names;
 mod reference;
 pub mod regions;
+pub mod schedule;
 mod schema_check;
 mod semantic;
 mod tags;

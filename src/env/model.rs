@@ -298,6 +298,51 @@ pub struct Pipeline {
     #[serde(default = "default_log_retention_days")]
     #[schemars(with = "LogRetentionDays")]
     pub log_retention_days: u32,
+
+    /// Start the pipeline on a schedule (EventBridge Scheduler), in every Region or only
+    /// where the writer is. Without it, the pipeline runs when `deploy run` starts it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    // Not nullable in the schema: an `anyOf` with null would hide the field's own problems
+    // behind "matches none of".
+    #[schemars(with = "Schedule")]
+    pub schedule: Option<Schedule>,
+}
+
+/// When and where the pipeline starts by itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// When it runs, as EventBridge Scheduler writes it: `cron(minutes hours
+    /// day-of-month month day-of-week year)` (for example `cron(0 3 * * ? *)`, 03:00 every
+    /// day), `rate(value unit)` (`rate(30 minutes)`) or, once, `at(yyyy-mm-ddThh:mm:ss)`.
+    #[schemars(regex(pattern = r"^(at|rate|cron)\(.+\)$"))]
+    pub expression: String,
+
+    /// The IANA time zone the expression is read in, for example `Europe/Paris`; a cron
+    /// schedule follows its daylight-saving changes.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+
+    /// `writer`: only the Region whose cluster takes writes runs it (the others have it
+    /// disabled), and `deploy switchover`/`failover` move it with the writer. `every_region`:
+    /// every Region runs it on its own data.
+    #[serde(default)]
+    pub runs_in: RunsIn,
+
+    /// `false` keeps the schedules, disabled everywhere.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+/// Where a schedule runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunsIn {
+    /// Only in the Region that holds the writer now.
+    #[default]
+    Writer,
+    /// In every Region.
+    EveryRegion,
 }
 
 impl Default for Pipeline {
@@ -313,6 +358,7 @@ impl Default for Pipeline {
             memory_mb: default_memory_mb(),
             timeout_seconds: default_timeout_seconds(),
             log_retention_days: default_log_retention_days(),
+            schedule: None,
         }
     }
 }
@@ -495,6 +541,9 @@ fn default_timeout_seconds() -> u32 {
 }
 fn default_log_retention_days() -> u32 {
     30
+}
+fn default_timezone() -> String {
+    "UTC".into()
 }
 
 impl Environment {

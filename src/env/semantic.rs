@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::locate::FieldPath;
 use super::Problem;
-use super::{mysql, regions, tags};
+use super::{mysql, regions, schedule, tags};
 
 pub fn check(value: &Value) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -20,6 +20,7 @@ pub fn check(value: &Value) -> Vec<Problem> {
     check_instances(value, &regions, &mut problems);
     check_engine_version(value, &regions, &mut problems);
     check_prefixes(value, &mut problems);
+    check_schedule(value, &mut problems);
     problems.extend(mysql::check(value));
     problems.extend(tags::check(value));
     problems
@@ -284,6 +285,36 @@ fn check_prefixes(value: &Value, problems: &mut Vec<Problem>) {
                     Some("give pending, completed and failed files separate prefixes".into());
                 problems.push(problem);
             }
+        }
+    }
+}
+
+/// The schedule's expression and time zone, as EventBridge Scheduler would take them
+/// (CreateSchedule: `ScheduleExpression`, `ScheduleExpressionTimezone`).
+fn check_schedule(value: &Value, problems: &mut Vec<Problem>) {
+    let path = FieldPath::root().key("pipeline").key("schedule");
+    if let Some(expression) = value
+        .pointer("/pipeline/schedule/expression")
+        .and_then(Value::as_str)
+    {
+        if let Err(message) = schedule::parse(expression) {
+            problems.push(Problem::at_value(path.key("expression"), message));
+        }
+    }
+    if let Some(zone) = value
+        .pointer("/pipeline/schedule/timezone")
+        .and_then(Value::as_str)
+    {
+        if schedule::time_zone(zone).is_none() {
+            let mut problem = Problem::at_value(
+                path.key("timezone"),
+                format!("{zone} is not an IANA time zone name"),
+            );
+            problem.hint = Some(match schedule::closest_time_zone(zone) {
+                Some(name) => format!("did you mean {name}?"),
+                None => "a name such as Europe/Paris, America/New_York or UTC".into(),
+            });
+            problems.push(problem);
         }
     }
 }

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::env::{DataOnDelete, Database, DatabaseOnDelete, Environment, Pipeline, RegionSettings};
+use crate::env::{
+    DataOnDelete, Database, DatabaseOnDelete, Environment, Pipeline, RegionSettings, RunsIn,
+};
 use crate::plan::{Function, PlannedParameter, PlannedStack};
 
 use super::dashboard::MetricsTarget;
@@ -38,6 +40,25 @@ pub(super) struct Context<'a> {
     pub metrics: MetricsTarget,
     /// The parameters the plan passes this stack, for templates that declare them in a loop.
     pub parameters: &'a [PlannedParameter],
+    /// The pipeline's schedule, when the file gives one.
+    pub schedule: Option<ScheduleContext>,
+}
+
+/// What the pipeline template needs for its `AWS::Scheduler::Schedule`.
+#[derive(Debug, Serialize)]
+pub(super) struct ScheduleContext {
+    /// The schedule's name (in the default group), the same in every Region.
+    pub name: String,
+    pub expression: String,
+    pub timezone: String,
+    /// Enabled only in the Region named by the `WriterRegion` parameter.
+    pub follows_writer: bool,
+    /// `enabled: false` in the file: disabled everywhere.
+    pub enabled: bool,
+    /// The SQS queue that takes starts Scheduler could not deliver.
+    pub dead_letter_queue: String,
+    /// The execution's input (JSON text), with Scheduler's context attribute.
+    pub input: String,
 }
 
 /// `DeletionPolicy`/`UpdateReplacePolicy` values, decided from `safety`.
@@ -178,6 +199,27 @@ impl<'a> Context<'a> {
                 environment: environment.environment.clone(),
             },
             parameters: &stack.parameters,
+            schedule: environment
+                .pipeline
+                .schedule
+                .as_ref()
+                .map(|schedule| ScheduleContext {
+                    name: format!("{}-pipeline", environment.name_prefix()),
+                    expression: schedule.expression.clone(),
+                    timezone: schedule.timezone.clone(),
+                    follows_writer: schedule.runs_in == RunsIn::Writer,
+                    enabled: schedule.enabled,
+                    dead_letter_queue: format!("{}-schedule-dlq", environment.name_prefix()),
+                    // EventBridge Scheduler replaces <aws.scheduler.scheduled-time> in the
+                    // payload with the invocation's time (user guide, "Adding context
+                    // attributes"); "trigger" tells the state machine the start is
+                    // scheduled, so it steps aside when another run is going on.
+                    input: serde_json::json!({
+                        "trigger": "schedule",
+                        "scheduled_time": "<aws.scheduler.scheduled-time>"
+                    })
+                    .to_string(),
+                }),
         }
     }
 }

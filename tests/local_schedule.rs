@@ -1,0 +1,137 @@
+//! A schedule that follows the writer, end to end against the local stand-in (`make
+//! local-up`): `deploy up` enables it only in the writer's Region, `deploy switchover`
+//! moves it, a later `deploy up` keeps it there, and `deploy status` shows each Region's
+//! state and next run. Its environment is named `sched`, so its stacks and global cluster
+//! never meet those of other tests on the same moto.
+#![cfg(feature = "aws")]
+
+mod common;
+
+use common::{assert_moto_is_up, environment_named, json, succeed, text, up};
+use deploy::aws::AwsContext;
+
+async fn state(aws: &AwsContext, region: &str, name: &str) -> String {
+    aws.scheduler(region)
+        .get_schedule()
+        .name(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GetSchedule {name} in {region}: {e:?}"))
+        .state()
+        .expect("a state")
+        .as_str()
+        .to_string()
+}
+
+/// The status line of `region`'s schedule.
+fn schedule_line(status: &str, region: &str) -> String {
+    let section = status
+        .split("\nschedule\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no schedule section in:\n{status}"));
+    section
+        .lines()
+        .take_while(|line| !line.is_empty())
+        .find(|line| line.trim_start().starts_with(region))
+        .unwrap_or_else(|| panic!("no schedule line for {region} in:\n{status}"))
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_schedule_follows_the_writer_through_a_switchover_and_a_later_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = environment_named(dir.path(), "sched");
+    let with_schedule = std::fs::read_to_string(&file).unwrap().replacen(
+        "\npipeline:\n",
+        "\npipeline:\n  schedule:\n    expression: cron(0 3 * * ? *)\n    timezone: Europe/Paris\n    runs_in: writer\n",
+        1,
+    );
+    std::fs::write(&file, with_schedule).unwrap();
+    let path = file.to_str().unwrap();
+    let env = deploy::env::load(&file).unwrap();
+    assert!(env.pipeline.schedule.is_some());
+    assert_moto_is_up(&env);
+    let aws = AwsContext::load(&env, None).await;
+    let name = "book-reviews-sched-pipeline";
+
+    succeed(&["destroy", path, "--yes"]);
+    let report = json(&up(path));
+    assert_eq!(report["succeeded"], true, "{report:#}");
+
+    // Only the writer's Region runs it.
+    assert_eq!(state(&aws, "us-east-1", name).await, "ENABLED");
+    assert_eq!(state(&aws, "us-east-2", name).await, "DISABLED");
+    let status = text(&succeed(&["status", path]).stdout);
+    let line = schedule_line(&status, "us-east-1");
+    assert!(
+        line.starts_with(
+            "  us-east-1       ENABLED    cron(0 3 * * ? *)        Europe/Paris       next run "
+        ),
+        "{line:?}"
+    );
+    // 03:00 in Paris: 01:00 UTC in summer, 02:00 UTC in winter.
+    assert!(
+        line.contains(" 03:00 CEST (01:00 UTC)") || line.contains(" 03:00 CET (02:00 UTC)"),
+        "{line:?}"
+    );
+    assert_eq!(
+        schedule_line(&status, "us-east-2"),
+        "  us-east-2       DISABLED   cron(0 3 * * ? *)        Europe/Paris"
+    );
+    let status = json(&succeed(&["status", path, "--output", "json"]));
+    assert_eq!(status["schedules"][0]["state"], "ENABLED", "{status:#}");
+    assert!(status["schedules"][0]["next_run"].is_string(), "{status:#}");
+    assert_eq!(status["schedules"][1]["next_run"], serde_json::Value::Null);
+
+    // The switchover moves it: the old writer's disabled first, then the new one's enabled.
+    let output = succeed(&["switchover", path, "--to", "us-east-2", "--yes"]);
+    let moved = text(&output.stdout);
+    assert!(
+        moved.contains(
+            "\nschedule (follows the writer)\n  us-east-1       DISABLED   updated\n  us-east-2       ENABLED    updated\n"
+        ),
+        "{moved}"
+    );
+    assert_eq!(state(&aws, "us-east-1", name).await, "DISABLED");
+    assert_eq!(state(&aws, "us-east-2", name).await, "ENABLED");
+
+    // A later `deploy up` with the same file passes the live writer: nothing changes.
+    let report = json(&up(path));
+    assert_eq!(report["succeeded"], true, "{report:#}");
+    for stack in report["stacks"].as_array().unwrap() {
+        if stack["stack"].as_str().unwrap().contains("-pipeline-") {
+            assert_eq!(stack["result"], "no changes", "{stack:#}");
+        }
+    }
+    assert_eq!(state(&aws, "us-east-1", name).await, "DISABLED");
+    assert_eq!(state(&aws, "us-east-2", name).await, "ENABLED");
+    let status = text(&succeed(&["status", path]).stdout);
+    assert!(
+        schedule_line(&status, "us-east-2").starts_with(
+            "  us-east-2       ENABLED    cron(0 3 * * ? *)        Europe/Paris       next run "
+        ),
+        "{status}"
+    );
+    assert_eq!(
+        schedule_line(&status, "us-east-1"),
+        "  us-east-1       DISABLED   cron(0 3 * * ? *)        Europe/Paris"
+    );
+
+    // Back to the file's layout, then nothing left behind.
+    let output = succeed(&["switchover", path, "--to", "us-east-1", "--yes"]);
+    assert!(
+        text(&output.stdout).contains("  us-east-1       ENABLED    updated\n"),
+        "{}",
+        text(&output.stdout)
+    );
+    assert_eq!(state(&aws, "us-east-1", name).await, "ENABLED");
+    assert_eq!(state(&aws, "us-east-2", name).await, "DISABLED");
+    succeed(&["destroy", path, "--yes"]);
+    let gone = aws
+        .scheduler("us-east-1")
+        .get_schedule()
+        .name(name)
+        .send()
+        .await;
+    assert!(gone.is_err(), "the schedule outlived its stack");
+}
