@@ -295,10 +295,21 @@ mod tests {
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
         assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
         assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
-        for wrong in ["", "h", "2w", "1.5h", "-1h", "2 h", "2hours", "99999999999999999999d"] {
+        for wrong in [
+            "",
+            "h",
+            "2w",
+            "1.5h",
+            "-1h",
+            "2 h",
+            "2hours",
+            "99999999999999999999d",
+        ] {
             assert_eq!(
                 parse_duration(wrong),
-                Err(format!("{wrong:?} is not a duration such as 90s, 30m, 2h or 7d")),
+                Err(format!(
+                    "{wrong:?} is not a duration such as 90s, 30m, 2h or 7d"
+                )),
                 "{wrong}"
             );
         }

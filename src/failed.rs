@@ -281,8 +281,8 @@ pub async fn requeue(
             left.push(format!("{report} ({:#})", api_error(error)));
         }
     }
-    let why = (!left.is_empty())
-        .then(|| format!("its report could not be removed: {}", left.join(", ")));
+    let why =
+        (!left.is_empty()).then(|| format!("its report could not be removed: {}", left.join(", ")));
     done(Outcome::Requeued, why)
 }
 

@@ -84,7 +84,10 @@ mod tests {
             old_rejects_key(&pipeline, "a.json"),
             "book-reviews/completed/a.json.rejects.json"
         );
-        assert_eq!(below("book-reviews/failed/2024/a.json", "book-reviews/failed/"), "2024/a.json");
+        assert_eq!(
+            below("book-reviews/failed/2024/a.json", "book-reviews/failed/"),
+            "2024/a.json"
+        );
         assert_eq!(below("elsewhere/b.json", "book-reviews/failed/"), "b.json");
         assert!(is_report_key("book-reviews/failed/a.json.report.json"));
         assert!(is_report_key("book-reviews/completed/a.json.rejects.json"));

@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 
 use crate::aws::{api_error, AwsContext};
 use crate::env::Environment;
-use crate::reports;
 use crate::progress::Progress;
+use crate::reports;
 
 /// An object waiting under the pending prefix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,7 +213,9 @@ pub async fn read_rejects(
                 // Migration: a rejects object written by an earlier version.
                 reports::old_rejects_key(pipeline, rel),
             ],
-            |_: &PendingFile, value: serde_json::Value| serde_json::from_value::<FileRejects>(value),
+            |_: &PendingFile, value: serde_json::Value| {
+                serde_json::from_value::<FileRejects>(value)
+            },
         )
     })
     .await?;

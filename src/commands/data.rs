@@ -13,9 +13,9 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
 use crate::aws::AwsContext;
 use crate::cli::{FailedArgs, OutputFormat, RequeueArgs, UploadArgs};
-use crate::failed::{self, Outcome, RegionFailures, Requeued};
 use crate::cloudformation::StackClient;
 use crate::env::{self, Environment};
+use crate::failed::{self, Outcome, RegionFailures, Requeued};
 use crate::plan::{stack_name, Part};
 use crate::progress::Printer;
 

@@ -130,22 +130,31 @@ mod tests {
         let new = serde_json::json!({"kind": FAILURE_KIND, "key": "p/a.json", "error": null});
         assert_eq!(
             recognise(&serde_json::to_vec_pretty(&new).unwrap()),
-            Some(Report::Failure { of: "p/a.json".into() })
+            Some(Report::Failure {
+                of: "p/a.json".into()
+            })
         );
         // As versions before the reports prefix wrote them.
         let old = serde_json::json!({"error": {"Error": "ReadError", "Cause": "x"},
             "failed_at_unix": 1, "key": "p/a.json", "moved_to": "f/a.json", "report": null});
         assert_eq!(
             recognise(&serde_json::to_vec_pretty(&old).unwrap()),
-            Some(Report::Failure { of: "p/a.json".into() })
+            Some(Report::Failure {
+                of: "p/a.json".into()
+            })
         );
         let rejects = serde_json::json!({"key": "p/b.json", "rejected": 2, "lines": []});
         assert_eq!(
             recognise(&serde_json::to_vec_pretty(&rejects).unwrap()),
-            Some(Report::Rejects { of: "p/b.json".into() })
+            Some(Report::Rejects {
+                of: "p/b.json".into()
+            })
         );
         assert_eq!(
-            Report::Rejects { of: "p/b.json".into() }.to_string(),
+            Report::Rejects {
+                of: "p/b.json".into()
+            }
+            .to_string(),
             "the rejected lines of p/b.json"
         );
         // A review, even one with a field called key, and JSON lines.

@@ -248,7 +248,11 @@ impl S3Store {
             .bucket(&self.bucket)
             .key(&object.key)
             .if_match(format!("\"{}\"", object.etag))
-            .set_range(range.map(str::to_string).or(Some(format!("bytes=0-{}", REPORT_MAX_BYTES - 1))))
+            .set_range(
+                range
+                    .map(str::to_string)
+                    .or(Some(format!("bytes=0-{}", REPORT_MAX_BYTES - 1))),
+            )
             .send()
             .await;
         let out = match out {

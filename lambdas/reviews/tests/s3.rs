@@ -688,9 +688,13 @@ async fn a_requeued_file_counts_its_failures_and_a_report_in_pending_is_recognis
                 of: "book-reviews/reviews/again.json".into(),
             }),
         ),
-        ("book-reviews/reviews/renamed.json", body, Some(Report::Failure {
-            of: "book-reviews/reviews/again.json".into(),
-        })),
+        (
+            "book-reviews/reviews/renamed.json",
+            body,
+            Some(Report::Failure {
+                of: "book-reviews/reviews/again.json".into(),
+            }),
+        ),
         (
             "book-reviews/reviews/review.json",
             b"{\"reviewerID\": \"A1\", \"asin\": \"B1\"}\n".to_vec(),
