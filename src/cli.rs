@@ -69,6 +69,48 @@ pub enum DataCommand {
     /// Upload review files (JSON lines, .json or .json.gz) to the pending prefix of every
     /// Region's data bucket, or of one.
     Upload(UploadArgs),
+    /// List the files in the failed prefix of every Region's data bucket (or one), with
+    /// when and why each failed.
+    Failed(FailedArgs),
+    /// Move failed review files back to the pending prefix, for `deploy run` (never their
+    /// reports; a file whose pending key is taken is refused).
+    Requeue(RequeueArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FailedArgs {
+    /// The environment file.
+    pub env: PathBuf,
+    /// Only this Region (default: every Region).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The AWS profile to use.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Print a machine-readable list on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RequeueArgs {
+    /// The environment file.
+    pub env: PathBuf,
+    /// Only this Region (default: every Region).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Only files that failed at least this long ago, for example 30m, 2h or 7d.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub older_than: Option<std::time::Duration>,
+    /// List what would be moved, and move nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    pub yes: bool,
+    /// The AWS profile to use.
+    #[arg(long)]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -219,8 +261,9 @@ pub struct FailoverArgs {
     pub allow_data_loss: bool,
 }
 
-/// `90s`, `30m`, `2h`, or a number of seconds.
-fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+/// `90s`, `30m`, `2h`, `7d`, or a number of seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let wrong = || format!("{text:?} is not a duration such as 90s, 30m, 2h or 7d");
     let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
         Some(at) => text.split_at(at),
         None => (text, "s"),
@@ -229,10 +272,46 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
-        _ => return Err(format!("{text:?} is not a duration such as 90s, 30m or 2h")),
+        "d" => 86_400,
+        _ => return Err(wrong()),
     };
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 90s, 30m or 2h"))?;
-    Ok(std::time::Duration::from_secs(number * seconds))
+    let number: u64 = number.parse().map_err(|_| wrong())?;
+    number
+        .checked_mul(seconds)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(wrong)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_in_seconds_minutes_hours_and_days() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        for wrong in [
+            "",
+            "h",
+            "2w",
+            "1.5h",
+            "-1h",
+            "2 h",
+            "2hours",
+            "99999999999999999999d",
+        ] {
+            assert_eq!(
+                parse_duration(wrong),
+                Err(format!(
+                    "{wrong:?} is not a duration such as 90s, 30m, 2h or 7d"
+                )),
+                "{wrong}"
+            );
+        }
+    }
 }

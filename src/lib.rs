@@ -13,6 +13,8 @@ pub mod cloudformation;
 pub mod commands;
 pub mod env;
 #[cfg(feature = "aws")]
+pub mod failed;
+#[cfg(feature = "aws")]
 pub mod functions;
 #[cfg(feature = "aws")]
 pub mod monitoring;
@@ -22,6 +24,7 @@ pub mod preflight;
 #[cfg(feature = "aws")]
 pub mod progress;
 pub mod render;
+pub mod reports;
 #[cfg(feature = "aws")]
 pub mod schedules;
 #[cfg(feature = "aws")]

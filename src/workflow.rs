@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::aws::{api_error, AwsContext};
 use crate::env::Environment;
 use crate::progress::Progress;
+use crate::reports;
 
 /// An object waiting under the pending prefix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,8 +77,9 @@ pub struct RegionRun {
     pub failures: Vec<FileFailure>,
 }
 
-/// A file the run moved to the failed prefix, from the report postprocess wrote beside it
-/// (`<failed key>.report.json`): the error Step Functions caught.
+/// A file the run moved to the failed prefix, from the report postprocess wrote about it
+/// (crate::reports: under the reports prefix, or beside the file from earlier versions):
+/// the error Step Functions caught.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileFailure {
     pub key: String,
@@ -95,18 +97,15 @@ pub async fn read_failures(
     files: &[PendingFile],
 ) -> anyhow::Result<Vec<FileFailure>> {
     let pipeline = &environment.pipeline;
-    let moved_to = |file: &PendingFile| {
-        let below = file
-            .key
-            .strip_prefix(pipeline.pending_prefix.as_str())
-            .unwrap_or(&file.key);
-        format!("{}{below}", pipeline.failed_prefix)
-    };
     read_beside(aws, region, bucket, files, |file| {
-        let moved_to = moved_to(file);
-        let report = format!("{moved_to}.report.json");
+        let rel = reports::below(&file.key, &pipeline.pending_prefix);
+        let moved_to = format!("{}{rel}", pipeline.failed_prefix);
         (
-            report,
+            vec![
+                reports::failure_report_key(pipeline, rel),
+                // Migration: a report written by an earlier version.
+                reports::old_failure_report_key(pipeline, rel),
+            ],
             move |file: &PendingFile, report: serde_json::Value| {
                 let error = &report["error"];
                 FileFailure {
@@ -121,14 +120,14 @@ pub async fn read_failures(
     .await
 }
 
-/// For each of `files`, the JSON object `object_of` names for it (and how to read it),
-/// when there is one, in the files' order: a few dozen requests at a time.
+/// For each of `files`, the first of the JSON objects `object_of` names for it that exists
+/// (and how to read it), in the files' order: a few dozen requests at a time.
 async fn read_beside<T, R>(
     aws: &AwsContext,
     region: &str,
     bucket: &str,
     files: &[PendingFile],
-    object_of: impl Fn(&PendingFile) -> (String, R),
+    object_of: impl Fn(&PendingFile) -> (Vec<String>, R),
 ) -> anyhow::Result<Vec<T>>
 where
     R: FnOnce(&PendingFile, serde_json::Value) -> T,
@@ -137,22 +136,15 @@ where
     let mut found = Vec::new();
     for chunk in files.chunks(32) {
         let reads = chunk.iter().map(|file| {
-            let (key, read) = object_of(file);
+            let (keys, read) = object_of(file);
             let s3 = s3.clone();
             async move {
-                match s3.get_object().bucket(bucket).key(&key).send().await {
-                    Ok(object) => {
-                        let body = object.body.collect().await?.into_bytes();
-                        let value = serde_json::from_slice(&body)
-                            .with_context(|| format!("reading s3://{bucket}/{key}"))?;
-                        anyhow::Ok(Some(read(file, value)))
+                for key in keys {
+                    if let Some(value) = get_json(&s3, bucket, &key).await? {
+                        return anyhow::Ok(Some(read(file, value)));
                     }
-                    Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
-                        Ok(None)
-                    }
-                    Err(error) => Err(api_error(error))
-                        .with_context(|| format!("reading s3://{bucket}/{key}")),
                 }
+                Ok(None)
             }
         });
         for read in futures_util::future::join_all(reads).await {
@@ -162,17 +154,35 @@ where
     Ok(found)
 }
 
+/// A JSON object of the bucket, `None` when there is no such key.
+pub async fn get_json(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> anyhow::Result<Option<serde_json::Value>> {
+    match s3.get_object().bucket(bucket).key(key).send().await {
+        Ok(object) => {
+            let body = object.body.collect().await?.into_bytes();
+            let value = serde_json::from_slice(&body)
+                .with_context(|| format!("reading s3://{bucket}/{key}"))?;
+            Ok(Some(value))
+        }
+        Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
+        Err(error) => Err(api_error(error)).with_context(|| format!("reading s3://{bucket}/{key}")),
+    }
+}
+
 /// A Lambda error's Cause is its error document as JSON text: its message is the part
 /// people read.
-fn failure_cause(cause: &str) -> String {
+pub fn failure_cause(cause: &str) -> String {
     serde_json::from_str::<serde_json::Value>(cause)
         .ok()
         .and_then(|c| c["errorMessage"].as_str().map(str::to_string))
         .unwrap_or_else(|| cause.to_string())
 }
 
-/// A completed file's rejects object (`<completed key>.rejects.json`, written by
-/// postprocess): how many lines were rejected, and the first of them with their reasons.
+/// A completed file's rejects object (crate::reports: `<reports>completed/<path>.rejects.json`,
+/// written by postprocess): how many lines were rejected, and the first of them with their reasons.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileRejects {
     pub key: String,
@@ -196,14 +206,17 @@ pub async fn read_rejects(
 ) -> anyhow::Result<Vec<FileRejects>> {
     let pipeline = &environment.pipeline;
     let rejects = read_beside(aws, region, bucket, files, |file| {
-        let below = file
-            .key
-            .strip_prefix(pipeline.pending_prefix.as_str())
-            .unwrap_or(&file.key);
-        let key = format!("{}{below}.rejects.json", pipeline.completed_prefix);
-        (key, |_: &PendingFile, value: serde_json::Value| {
-            serde_json::from_value::<FileRejects>(value)
-        })
+        let rel = reports::below(&file.key, &pipeline.pending_prefix);
+        (
+            vec![
+                reports::rejects_key(pipeline, rel),
+                // Migration: a rejects object written by an earlier version.
+                reports::old_rejects_key(pipeline, rel),
+            ],
+            |_: &PendingFile, value: serde_json::Value| {
+                serde_json::from_value::<FileRejects>(value)
+            },
+        )
     })
     .await?;
     rejects

@@ -1161,6 +1161,7 @@ fn function_roles_allow_exactly_the_calls_their_code_makes() {
                         grant("s3:PutObject", &objects(&pipeline.failed_prefix)),
                         grant("s3:GetObject", &objects(&pipeline.completed_prefix)),
                         grant("s3:GetObject", &objects(&pipeline.failed_prefix)),
+                        grant("s3:PutObject", &objects(&pipeline.reports_prefix)),
                         grant("s3:ListBucket", &bucket),
                     ]),
                 ),

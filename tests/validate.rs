@@ -100,7 +100,7 @@ fn unknown_field_suggests_the_known_one() {
 fn unknown_field_without_a_near_match_lists_the_known_fields() {
     assert_invalid(
         &base_with("  max_concurrency: 5", "  max_concurrency: 5\n  colour: blue"),
-        "env.yaml:18:3: pipeline.colour: unknown field `colour`\n  hint: known fields: pending_prefix, completed_prefix, failed_prefix, batch_size, max_concurrency, files_per_batch, architecture, memory_mb, timeout_seconds, log_retention_days, schedule\n",
+        "env.yaml:18:3: pipeline.colour: unknown field `colour`\n  hint: known fields: pending_prefix, completed_prefix, failed_prefix, reports_prefix, batch_size, max_concurrency, files_per_batch, architecture, memory_mb, timeout_seconds, log_retention_days, schedule\n",
     );
 }
 
@@ -270,7 +270,15 @@ fn batch_size_and_concurrency_out_of_range() {
 fn overlapping_prefixes() {
     assert_invalid(
         &base_with("  batch_size: 500", "  batch_size: 500\n  completed_prefix: book-reviews/reviews/done/"),
-        "env.yaml:17:21: pipeline.completed_prefix: book-reviews/reviews/done/ overlaps pending_prefix (book-reviews/reviews/); a moved file would be listed again\n  hint: give pending, completed and failed files separate prefixes\n",
+        "env.yaml:17:21: pipeline.completed_prefix: book-reviews/reviews/done/ overlaps pending_prefix (book-reviews/reviews/); a moved file would be listed again\n  hint: give pending, completed and failed files and the reports separate prefixes\n",
+    );
+}
+
+#[test]
+fn reports_are_kept_apart_from_review_files() {
+    assert_invalid(
+        &base_with("  batch_size: 500", "  batch_size: 500\n  reports_prefix: book-reviews/failed/reports/"),
+        "env.yaml:17:19: pipeline.reports_prefix: book-reviews/failed/reports/ overlaps failed_prefix (book-reviews/failed/); reports would be taken for review files\n  hint: give pending, completed and failed files and the reports separate prefixes\n",
     );
 }
 

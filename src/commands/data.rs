@@ -1,5 +1,7 @@
 //! `deploy data upload ENV PATH [--region R]`: review files into the pending prefix of
 //! the data buckets, so users need no other tool. Large files go up in parts.
+//! `deploy data failed ENV`: the files in the failed prefix, with why each failed.
+//! `deploy data requeue ENV`: failed files back to the pending prefix (never a report).
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -10,9 +12,10 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
 use crate::aws::AwsContext;
-use crate::cli::UploadArgs;
+use crate::cli::{FailedArgs, OutputFormat, RequeueArgs, UploadArgs};
 use crate::cloudformation::StackClient;
 use crate::env::{self, Environment};
+use crate::failed::{self, Outcome, RegionFailures, Requeued};
 use crate::plan::{stack_name, Part};
 use crate::progress::Printer;
 
@@ -47,6 +50,220 @@ pub fn upload(args: &UploadArgs) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// `deploy data failed`: a table of the failed files per Region (or JSON).
+pub fn failed(args: &FailedArgs) -> anyhow::Result<()> {
+    let environment = env::load(&args.env)?;
+    let regions = regions_in_scope(&environment, args.region.as_deref(), &args.env)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let listed = runtime.block_on(async {
+        let aws = AwsContext::connect(&environment, args.profile.as_deref()).await?;
+        let mut listed = Vec::new();
+        for region in &regions {
+            let bucket = data_bucket(&environment, &aws, region).await?;
+            listed.push(failed::list(&aws, &environment, region, &bucket).await?);
+        }
+        anyhow::Ok(listed)
+    })?;
+    match args.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "environment": environment.name_prefix(),
+                "regions": listed,
+            }))?
+        ),
+        OutputFormat::Text => print!("{}", render_failed(&listed)),
+    }
+    Ok(())
+}
+
+/// The reasons in the table are cut to this many characters (`--output json` has them whole).
+const SHOWN_REASON: usize = 160;
+
+pub fn render_failed(listed: &[RegionFailures]) -> String {
+    let mut out = String::new();
+    for region in listed {
+        let place = format!("s3://{}/{}", region.bucket, region.prefix);
+        match region.files.len() {
+            0 => out.push_str(&format!("{}: no failed files in {place}\n", region.region)),
+            n => out.push_str(&format!(
+                "{}: {} failed in {place}\n",
+                region.region,
+                files(n)
+            )),
+        }
+        if !region.files.is_empty() {
+            let width = region
+                .files
+                .iter()
+                .map(|f| f.key.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(3);
+            out.push_str(&format!(
+                "  {:<width$}  {:>10}  {:<20}  {:>8}  reason\n",
+                "key", "bytes", "failed at", "attempts"
+            ));
+            for file in &region.files {
+                let reason = if file.reason.chars().count() > SHOWN_REASON {
+                    let cut: String = file.reason.chars().take(SHOWN_REASON - 1).collect();
+                    format!("{cut}…")
+                } else {
+                    file.reason.clone()
+                };
+                out.push_str(&format!(
+                    "  {:<width$}  {:>10}  {:<20}  {:>8}  {reason}\n",
+                    file.key,
+                    file.size,
+                    file.failed_at.as_deref().unwrap_or("-"),
+                    file.attempts.map_or("-".to_string(), |a| a.to_string()),
+                ));
+            }
+        }
+        if !region.stray_reports.is_empty() {
+            out.push_str(&format!(
+                "  reports in the failed prefix that belong to no failed file (not review files, never requeued; delete them once read): {}\n",
+                region.stray_reports.join(", ")
+            ));
+        }
+    }
+    out.lines()
+        .map(|line| format!("{}\n", line.trim_end()))
+        .collect()
+}
+
+/// Some files could not be requeued (each is listed with why).
+#[derive(Debug, thiserror::Error)]
+#[error("{not_moved} of {files} failed files were not requeued (each is listed above with why)")]
+pub struct NotRequeued {
+    pub not_moved: usize,
+    pub files: usize,
+}
+
+/// `deploy data requeue`: failed review files back to the pending prefix.
+pub fn requeue(args: &RequeueArgs) -> anyhow::Result<()> {
+    let environment = env::load(&args.env)?;
+    let regions = regions_in_scope(&environment, args.region.as_deref(), &args.env)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let results = runtime.block_on(async {
+        let aws = AwsContext::connect(&environment, args.profile.as_deref()).await?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs() as i64;
+        let mut chosen = Vec::new();
+        let mut newer = 0;
+        for region in &regions {
+            let bucket = data_bucket(&environment, &aws, region).await?;
+            let listed = failed::list(&aws, &environment, region, &bucket).await?;
+            for file in listed.files {
+                let old_enough = match (args.older_than, file.failed_at_unix) {
+                    (Some(age), Some(at)) => at <= now - age.as_secs() as i64,
+                    _ => true,
+                };
+                if old_enough {
+                    chosen.push((region.clone(), bucket.clone(), file));
+                } else {
+                    newer += 1;
+                }
+            }
+        }
+        let recent = format!(
+            "{} failed less than {} ago",
+            files(newer),
+            args.older_than.map(humanize).unwrap_or_default()
+        );
+        if chosen.is_empty() {
+            match newer {
+                0 => println!("nothing to requeue: no failed files"),
+                _ => println!("nothing to requeue: {recent}"),
+            }
+            return anyhow::Ok(Vec::new());
+        }
+        if newer > 0 {
+            println!("left where they are: {recent}");
+        }
+        let question = format!(
+            "Move {} back to the pending prefix ({})?",
+            files(chosen.len()),
+            environment.pipeline.pending_prefix
+        );
+        if !args.dry_run && !args.yes && !super::up::ask(&question) {
+            anyhow::bail!("not confirmed; nothing was moved");
+        }
+        let mut results = Vec::new();
+        for (region, bucket, file) in &chosen {
+            let result = failed::requeue(&aws, region, bucket, file, args.dry_run).await;
+            println!("{}", requeue_line(&result));
+            results.push(result);
+        }
+        Ok(results)
+    })?;
+    if results.is_empty() {
+        return Ok(());
+    }
+    let count = |outcome| results.iter().filter(|r| r.outcome == outcome).count();
+    let env_path = args.env.display();
+    if args.dry_run {
+        println!(
+            "dry run: nothing was moved; {} would be requeued. Run without --dry-run to move them.",
+            files(count(Outcome::WouldRequeue))
+        );
+    } else if count(Outcome::Requeued) > 0 {
+        println!(
+            "requeued {} (failure reports removed). Next: deploy run {env_path} --wait",
+            files(count(Outcome::Requeued))
+        );
+    }
+    let not_moved = count(Outcome::Refused) + count(Outcome::Failed);
+    if not_moved > 0 {
+        return Err(NotRequeued {
+            not_moved,
+            files: results.len(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn requeue_line(result: &Requeued) -> String {
+    let why = result.why.as_deref().unwrap_or_default();
+    match result.outcome {
+        Outcome::Requeued if why.is_empty() => format!(
+            "{}: requeued {} -> {}",
+            result.region, result.key, result.pending_key
+        ),
+        Outcome::Requeued => format!(
+            "{}: requeued {} -> {} (warning: {why})",
+            result.region, result.key, result.pending_key
+        ),
+        Outcome::WouldRequeue => format!(
+            "{}: would requeue {} -> {}",
+            result.region, result.key, result.pending_key
+        ),
+        Outcome::Refused => format!("{}: not requeued {}: {why}", result.region, result.key),
+        Outcome::Failed => format!("{}: could not requeue {}: {why}", result.region, result.key),
+    }
+}
+
+/// `1 file`, `2 files`.
+fn files(n: usize) -> String {
+    match n {
+        1 => "1 file".into(),
+        n => format!("{n} files"),
+    }
+}
+
+/// A duration as it would be typed: `2h`, `90m`, `45s`, `7d`.
+fn humanize(duration: std::time::Duration) -> String {
+    let secs = duration.as_secs();
+    match secs {
+        s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
 }
 
 /// The data bucket of a Region's pipeline stack.

@@ -45,6 +45,10 @@ pub fn run(command: Command) -> ExitCode {
         #[cfg(feature = "aws")]
         Command::Data(crate::cli::DataCommand::Upload(args)) => data::upload(&args),
         #[cfg(feature = "aws")]
+        Command::Data(crate::cli::DataCommand::Failed(args)) => data::failed(&args),
+        #[cfg(feature = "aws")]
+        Command::Data(crate::cli::DataCommand::Requeue(args)) => data::requeue(&args),
+        #[cfg(feature = "aws")]
         Command::Switchover(args) => switchover::switchover(&args),
         #[cfg(feature = "aws")]
         Command::Failover(args) => switchover::failover(&args),

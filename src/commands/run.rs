@@ -222,7 +222,7 @@ pub fn render_text(report: &RunReport) -> String {
     }
     for run in report.regions.iter().filter(|r| !r.failures.is_empty()) {
         out.push_str(&format!(
-            "\n{}: {} files moved to the failed prefix (a report beside each, <its key>.report.json):\n",
+            "\n{}: {} files moved to the failed prefix (`deploy data failed` lists them; `deploy data requeue` moves them back once fixed):\n",
             run.region,
             run.failures.len()
         ));
@@ -236,7 +236,7 @@ pub fn render_text(report: &RunReport) -> String {
     for run in report.regions.iter().filter(|r| !r.rejects.is_empty()) {
         let named: usize = run.rejects.iter().map(|f| f.lines.len()).sum();
         out.push_str(&format!(
-            "\n{}: {} rejected lines (each completed file's are in <its key>.rejects.json, all in the review_rejects table){}\n",
+            "\n{}: {} rejected lines (each completed file's in <reports prefix>completed/<its path>.rejects.json, all in the review_rejects table){}\n",
             run.region,
             run.totals.rejected,
             if named > SHOWN_REJECTS { format!("; the first {SHOWN_REJECTS}:") } else { ":".into() }

@@ -264,6 +264,13 @@ pub struct Pipeline {
     #[schemars(regex(pattern = r"^([A-Za-z0-9!_.*'()-]+/)+$"))]
     pub failed_prefix: String,
 
+    /// Key prefix of what the pipeline writes about files: `failed/<file>.report.json` (why
+    /// a file failed) and `completed/<file>.rejects.json` (its rejected lines). Kept apart
+    /// from the review files so that moving failed files back never moves a report.
+    #[serde(default = "default_reports_prefix")]
+    #[schemars(regex(pattern = r"^([A-Za-z0-9!_.*'()-]+/)+$"))]
+    pub reports_prefix: String,
+
     /// Reviews written per multi-row INSERT (each batch is one short transaction).
     #[serde(default = "default_batch_size")]
     #[schemars(range(min = 1, max = 5000))]
@@ -351,6 +358,7 @@ impl Default for Pipeline {
             pending_prefix: default_pending_prefix(),
             completed_prefix: default_completed_prefix(),
             failed_prefix: default_failed_prefix(),
+            reports_prefix: default_reports_prefix(),
             batch_size: default_batch_size(),
             max_concurrency: default_max_concurrency(),
             files_per_batch: default_files_per_batch(),
@@ -523,6 +531,9 @@ fn default_completed_prefix() -> String {
 }
 fn default_failed_prefix() -> String {
     "book-reviews/failed/".into()
+}
+fn default_reports_prefix() -> String {
+    "book-reviews/reports/".into()
 }
 fn default_batch_size() -> u32 {
     500

@@ -258,11 +258,17 @@ impl<'v> AuroraVersion<'v> {
 }
 
 fn check_prefixes(value: &Value, problems: &mut Vec<Problem>) {
-    let names = ["pending_prefix", "completed_prefix", "failed_prefix"];
+    let names = [
+        "pending_prefix",
+        "completed_prefix",
+        "failed_prefix",
+        "reports_prefix",
+    ];
     let defaults = [
         "book-reviews/reviews/",
         "book-reviews/completed/",
         "book-reviews/failed/",
+        "book-reviews/reports/",
     ];
     let prefixes: Vec<(&str, &str)> = names
         .iter()
@@ -279,10 +285,16 @@ fn check_prefixes(value: &Value, problems: &mut Vec<Problem>) {
             if prefix.starts_with(other) || other.starts_with(prefix) {
                 let mut problem = Problem::at_value(
                     FieldPath::root().key("pipeline").key(name),
-                    format!("{prefix} overlaps {other_name} ({other}); a moved file would be listed again"),
+                    if *name == "reports_prefix" {
+                        format!("{prefix} overlaps {other_name} ({other}); reports would be taken for review files")
+                    } else {
+                        format!("{prefix} overlaps {other_name} ({other}); a moved file would be listed again")
+                    },
                 );
-                problem.hint =
-                    Some("give pending, completed and failed files separate prefixes".into());
+                problem.hint = Some(
+                    "give pending, completed and failed files and the reports separate prefixes"
+                        .into(),
+                );
                 problems.push(problem);
             }
         }

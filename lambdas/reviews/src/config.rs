@@ -39,6 +39,8 @@ pub struct Prefixes {
     pub pending: String,
     pub completed: String,
     pub failed: String,
+    /// Where the failure reports and rejects objects go (crate::reports).
+    pub reports: String,
 }
 
 impl Prefixes {
@@ -47,16 +49,21 @@ impl Prefixes {
             pending: var("PENDING_PREFIX").unwrap_or_else(|| DEFAULT_PENDING_PREFIX.into()),
             completed: var("COMPLETED_PREFIX").unwrap_or_else(|| DEFAULT_COMPLETED_PREFIX.into()),
             failed: var("FAILED_PREFIX").unwrap_or_else(|| DEFAULT_FAILED_PREFIX.into()),
+            reports: var("REPORTS_PREFIX")
+                .unwrap_or_else(|| crate::reports::DEFAULT_REPORTS_PREFIX.into()),
         }
     }
 
     /// Where an object goes under `to`: its path below the pending prefix, or its file name
     /// when it was not under it.
     pub fn relocate(&self, key: &str, to: &str) -> String {
-        let rel = key
-            .strip_prefix(self.pending.as_str())
-            .unwrap_or_else(|| key.rsplit('/').next().unwrap_or(key));
-        format!("{to}{rel}")
+        format!("{to}{}", self.below_pending(key))
+    }
+
+    /// An object's path below the pending prefix, or its file name when it was not under it.
+    pub fn below_pending<'k>(&self, key: &'k str) -> &'k str {
+        key.strip_prefix(self.pending.as_str())
+            .unwrap_or_else(|| key.rsplit('/').next().unwrap_or(key))
     }
 }
 
@@ -152,6 +159,7 @@ mod tests {
             pending: "book-reviews/reviews/".into(),
             completed: "book-reviews/completed/".into(),
             failed: "book-reviews/failed/".into(),
+            reports: "book-reviews/reports/".into(),
         };
         assert_eq!(
             p.relocate("book-reviews/reviews/2024/a.json.gz", &p.completed),

@@ -68,6 +68,14 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// One of the pipeline's own reports (crate::reports) found in the pending prefix:
+    /// never ingested as reviews.
+    #[error("{key} is not review data but a report the pipeline wrote ({report}): nothing was ingested from it; requeue the file it names with `deploy data requeue` and delete this object")]
+    NotReviewData {
+        key: String,
+        report: crate::reports::Report,
+    },
+
     #[error("{0}")]
     Other(String),
 }
@@ -97,6 +105,7 @@ impl Error {
             Error::NotFound { .. } => "ObjectNotFound",
             Error::Read { .. } => "ReadError",
             Error::UnsupportedFormat { .. } => "UnsupportedFormat",
+            Error::NotReviewData { .. } => "NotReviewData",
             Error::Other(_) => "IngestError",
         }
     }

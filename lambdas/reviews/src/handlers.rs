@@ -11,18 +11,19 @@
 //! - dbprocess: `{"key", "etag"?}` → an [`IngestReport`]
 //! - postprocess: `{"key", "etag"?, "outcome": "completed"|"failed", "error"?, "report"?}` →
 //!   `{"key", "destination", "outcome": "moved"|"already_moved", "newer_version_pending"?,
-//!   "report_key"?}`; the version with that ETag is moved; a completed
-//!   file whose report counts rejected lines gets `<destination>.rejects.json` beside it.
+//!   "report_key"?}`; the version with that ETag is moved; a failed file's report and a
+//!   completed file's rejected lines go under the reports prefix ([`crate::reports`]).
 //! - migrate: `{}` → `{"database", "applied": [versions], "version"}`
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::Prefixes;
 use crate::db::{Database, Purpose};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use std::time::{Duration, Instant};
 
 use crate::ingest::{ingest_object_until, IngestReport, IngestSettings};
+use crate::reports;
 use crate::s3::{MoveOutcome, PendingFile, S3Store};
 use crate::schema::MigrationReport;
 
@@ -152,6 +153,14 @@ pub async fn dbprocess(
         deadline.map(|d| d - deadline_margin(d.saturating_duration_since(Instant::now())));
     let result = async {
         let object = state.store.object_id(&req.key, req.etag.as_deref()).await?;
+        // One of our own reports moved into the pending prefix by hand is not reviews: it
+        // fails (and goes to the failed prefix with the reason) before anything is written.
+        if let Some(report) = state.store.own_report(&object).await? {
+            return Err(Error::NotReviewData {
+                key: object.key.clone(),
+                report,
+            });
+        }
         tracing::info!(key = %object.key, etag = %object.etag, "ingesting object");
         let store = state.store.clone();
         let to_open = object.clone();
@@ -219,32 +228,39 @@ pub async fn postprocess(
     prefixes: &Prefixes,
     req: PostprocessRequest,
 ) -> Result<PostprocessResponse> {
+    let rel = prefixes.below_pending(&req.key);
     let (destination, report_key) = match req.outcome {
         FileOutcome::Completed => {
             let destination = prefixes.relocate(&req.key, &prefixes.completed);
-            // The rejected lines beside the file, before the move, as the failed report.
+            // The rejected lines, before the move, as the failed report.
             if let Some(body) = rejects_document(&req.key, req.report.as_ref()) {
                 store
-                    .put_json(&format!("{destination}{REJECTS_SUFFIX}"), body)
+                    .put_json(&reports::rejects_key(&prefixes.reports, rel), body)
                     .await?;
             }
             (destination, None)
         }
-        FileOutcome::Failed => {
-            let d = prefixes.relocate(&req.key, &prefixes.failed);
-            let r = format!("{d}.report.json");
-            (d, Some(r))
-        }
+        FileOutcome::Failed => (
+            prefixes.relocate(&req.key, &prefixes.failed),
+            Some(reports::failure_report_key(&prefixes.reports, rel)),
+        ),
     };
-    // The report first: if the move is retried, the report is already beside it.
+    // The report first: if the move is retried, the report is already written.
     if let Some(report_key) = &report_key {
+        let attempts = store
+            .earlier_failures(&req.key, req.etag.as_deref())
+            .await?
+            + 1;
         let body = serde_json::json!({
+            "kind": reports::FAILURE_KIND,
             "key": req.key,
             "moved_to": destination,
             "failed_at_unix": std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
+            // This failure and those before it that `deploy data requeue` counted.
+            "attempts": attempts,
             "error": req.error,
             "report": req.report,
         });
@@ -270,10 +286,7 @@ pub async fn postprocess(
     })
 }
 
-/// Beside a completed file that had bad lines: `<completed key>.rejects.json`.
-pub const REJECTS_SUFFIX: &str = ".rejects.json";
-
-/// `{"key", "rejected", "lines": [{"line", "reason"}]}` from a dbprocess report with rejected
+/// `{"kind", "key", "rejected", "lines": [{"line", "reason"}]}` from a dbprocess report with rejected
 /// lines (it names the first [`crate::ingest::REPORTED_REJECTS`]; the `review_rejects` table
 /// has every one).
 fn rejects_document(key: &str, report: Option<&serde_json::Value>) -> Option<Vec<u8>> {
@@ -283,6 +296,7 @@ fn rejects_document(key: &str, report: Option<&serde_json::Value>) -> Option<Vec
         return None;
     }
     let body = serde_json::json!({
+        "kind": reports::REJECTS_KIND,
         "key": key,
         "rejected": rejected,
         "lines": report.get("rejected_lines").cloned().unwrap_or_default(),

@@ -13,6 +13,7 @@ pub mod logging;
 pub mod metrics;
 pub mod model;
 pub mod parser;
+pub mod reports;
 pub mod s3;
 pub mod schema;
 pub mod sql;

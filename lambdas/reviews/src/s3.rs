@@ -19,6 +19,10 @@ pub struct S3Store {
     copy_part: i64,
 }
 
+/// No report the pipeline writes is larger (their parts are bounded to fit a state's
+/// 256 KiB of data).
+pub const REPORT_MAX_BYTES: usize = 1024 * 1024;
+
 /// S3's limit for one CopyObject.
 pub const COPY_OBJECT_LIMIT: i64 = 5 * 1024 * 1024 * 1024;
 /// Parts of a multipart copy: 512 MiB, so a 5 TB object (S3's largest) takes under 10,000
@@ -214,6 +218,83 @@ impl S3Store {
             })?;
         let reader = Box::pin(out.body.into_async_read());
         Ok(Box::new(SyncIoBridge::new(reader)))
+    }
+
+    /// Whether the object is one of the pipeline's own reports (crate::reports), moved into
+    /// the pending prefix by hand. Its first 16 bytes are read (a ranged GET: S3 API
+    /// reference, GetObject, `Range`); only an object that starts as a pretty-printed JSON
+    /// object, as every report does, is read whole (at most [`REPORT_MAX_BYTES`]) and
+    /// checked. An empty object has no byte 0: S3 answers the range with 416 InvalidRange.
+    pub async fn own_report(&self, object: &ObjectId) -> Result<Option<crate::reports::Report>> {
+        let Some(head) = self.read_range(object, Some("bytes=0-15")).await? else {
+            return Ok(None);
+        };
+        if !crate::reports::may_be_report(&head) {
+            return Ok(None);
+        }
+        let Some(whole) = self.read_range(object, None).await? else {
+            return Ok(None);
+        };
+        Ok(crate::reports::recognise(&whole))
+    }
+
+    /// The object's bytes (or a range of them), `None` for a range past its end; an object
+    /// over [`REPORT_MAX_BYTES`] read whole answers its first bytes only (no report is
+    /// that large).
+    async fn read_range(&self, object: &ObjectId, range: Option<&str>) -> Result<Option<Vec<u8>>> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&object.key)
+            .if_match(format!("\"{}\"", object.etag))
+            .set_range(
+                range
+                    .map(str::to_string)
+                    .or(Some(format!("bytes=0-{}", REPORT_MAX_BYTES - 1))),
+            )
+            .send()
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(416) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(self.fail("get", &object.key, DisplayErrorContext(e))),
+        };
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| self.fail("get", &object.key, e))?;
+        Ok(Some(body.into_bytes().to_vec()))
+    }
+
+    /// How many times the current version of `key` failed before, as `deploy data requeue`
+    /// noted it in the object's user metadata (S3 user guide, "Working with object
+    /// metadata": `x-amz-meta-*`, returned by HeadObject); 0 when it did not, or when the
+    /// current version is not the one with `etag` (a newer upload starts afresh).
+    pub async fn earlier_failures(&self, key: &str, etag: Option<&str>) -> Result<u32> {
+        let out = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await;
+        let Ok(out) = out else {
+            // Gone (moved already) or unreadable: the move says which; the count is unknown.
+            return Ok(0);
+        };
+        let current = out.e_tag().unwrap_or_default().trim_matches('"');
+        if etag.is_some_and(|e| e != current) {
+            return Ok(0);
+        }
+        Ok(out
+            .metadata()
+            .and_then(|m| m.get(crate::reports::ATTEMPTS_METADATA))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0))
     }
 
     pub async fn put_json(&self, key: &str, body: Vec<u8>) -> Result<()> {

@@ -100,6 +100,7 @@ async fn a_full_run_never_logs_the_password() {
         pending: "book-reviews/reviews/".into(),
         completed: "book-reviews/completed/".into(),
         failed: "book-reviews/failed/".into(),
+        reports: "book-reviews/reports/".into(),
     };
     let store = S3Store::new(s3, &bucket);
     let listing = handlers::preprocess(&store, &prefixes, 10, PreprocessRequest::default())

@@ -22,6 +22,7 @@ fn prefixes() -> Prefixes {
         pending: "book-reviews/reviews/".into(),
         completed: "book-reviews/completed/".into(),
         failed: "book-reviews/failed/".into(),
+        reports: "book-reviews/reports/".into(),
     }
 }
 
@@ -438,11 +439,11 @@ async fn postprocess_moves_once_and_reports_failures() {
     assert_eq!(twice.outcome, MoveOutcome::AlreadyMoved);
     // No bad lines, no rejects object.
     assert!(moto
-        .get("book-reviews/completed/2024/ok.json.rejects.json")
+        .get("book-reviews/reports/completed/2024/ok.json.rejects.json")
         .await
         .is_none());
 
-    // A completed file with bad lines: its rejects object lands beside it.
+    // A completed file with bad lines: its rejects object goes under the reports prefix.
     moto.put("book-reviews/reviews/some-bad.json", b"{}\n".to_vec())
         .await;
     let lines = serde_json::json!([{"line": 3, "reason": "not JSON"}, {"line": 9, "reason": "not a JSON object"}]);
@@ -463,15 +464,19 @@ async fn postprocess_moves_once_and_reports_failures() {
     .unwrap();
     let rejects: serde_json::Value = serde_json::from_slice(
         &moto
-            .get("book-reviews/completed/some-bad.json.rejects.json")
+            .get("book-reviews/reports/completed/some-bad.json.rejects.json")
             .await
             .unwrap(),
     )
     .unwrap();
     assert_eq!(
         rejects,
-        serde_json::json!({"key": "book-reviews/reviews/some-bad.json", "rejected": 2, "lines": lines})
+        serde_json::json!({"kind": "deploy/rejected-lines", "key": "book-reviews/reviews/some-bad.json", "rejected": 2, "lines": lines})
     );
+    assert!(moto
+        .get("book-reviews/completed/some-bad.json.rejects.json")
+        .await
+        .is_none());
 
     let failed = PostprocessRequest {
         key: "book-reviews/reviews/bad file ü.json".into(),
@@ -486,11 +491,18 @@ async fn postprocess_moves_once_and_reports_failures() {
     assert_eq!(out.destination, "book-reviews/failed/bad file ü.json");
     let report: serde_json::Value = serde_json::from_slice(
         &moto
-            .get("book-reviews/failed/bad file ü.json.report.json")
+            .get("book-reviews/reports/failed/bad file ü.json.report.json")
             .await
             .unwrap(),
     )
     .unwrap();
+    // Never beside the file: moving the failed prefix back moves no report.
+    assert!(moto
+        .get("book-reviews/failed/bad file ü.json.report.json")
+        .await
+        .is_none());
+    assert_eq!(report["kind"], "deploy/failure-report");
+    assert_eq!(report["attempts"], 1);
     assert_eq!(report["error"]["Error"], "DatabaseUnavailable");
     assert_eq!(report["key"], "book-reviews/reviews/bad file ü.json");
     assert_eq!(
@@ -629,4 +641,69 @@ async fn an_object_larger_than_one_copy_is_moved_in_parts() {
     assert_eq!(moved.outcome, MoveOutcome::Moved);
     assert!(moto.get(key).await.is_none());
     assert!(moto.get("book-reviews/completed/large.json").await.unwrap() == body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requeued_file_counts_its_failures_and_a_report_in_pending_is_recognised() {
+    let moto = Moto::new("requeued").await;
+    let store = moto.store();
+    // As `deploy data requeue` leaves a file that failed twice.
+    moto.s3
+        .put_object()
+        .bucket(&moto.bucket)
+        .key("book-reviews/reviews/again.json")
+        .metadata("failed-attempts", "2")
+        .body(b"oops\n".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    handlers::postprocess(
+        &store,
+        &prefixes(),
+        PostprocessRequest {
+            key: "book-reviews/reviews/again.json".into(),
+            etag: None,
+            outcome: FileOutcome::Failed,
+            error: Some(json!({"Error": "ReadError", "Cause": "bad"})),
+            report: None,
+        },
+    )
+    .await
+    .unwrap();
+    let body = moto
+        .get("book-reviews/reports/failed/again.json.report.json")
+        .await
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(report["attempts"], 3, "{report:#}");
+
+    // That report moved into the pending prefix (under any name) is recognised, so dbprocess
+    // refuses it; a review file and an empty file are not reports.
+    use reviews::reports::Report;
+    for (key, body, expected) in [
+        (
+            "book-reviews/reviews/again.json.report.json",
+            body.clone(),
+            Some(Report::Failure {
+                of: "book-reviews/reviews/again.json".into(),
+            }),
+        ),
+        (
+            "book-reviews/reviews/renamed.json",
+            body,
+            Some(Report::Failure {
+                of: "book-reviews/reviews/again.json".into(),
+            }),
+        ),
+        (
+            "book-reviews/reviews/review.json",
+            b"{\"reviewerID\": \"A1\", \"asin\": \"B1\"}\n".to_vec(),
+            None,
+        ),
+        ("book-reviews/reviews/empty.json", Vec::new(), None),
+    ] {
+        moto.put(key, body).await;
+        let object = store.object_id(key, None).await.unwrap();
+        assert_eq!(store.own_report(&object).await.unwrap(), expected, "{key}");
+    }
 }

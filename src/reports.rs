@@ -1,0 +1,97 @@
+//! Where the pipeline writes what it has to say about a file, as the functions name it
+//! (lambdas/reviews/src/reports.rs, which explains the choice): under the pipeline's
+//! `reports_prefix`, apart from the review files,
+//!
+//! - `<reports>failed/<path below pending>.report.json`: why a file in the failed prefix
+//!   failed;
+//! - `<reports>completed/<path below pending>.rejects.json`: the rejected lines of a file in
+//!   the completed prefix.
+//!
+//! The failed and completed prefixes then hold review files only, so `deploy data requeue`
+//! (or any bulk move) of the failed prefix never carries a report into pending.
+//!
+//! Migration: earlier versions wrote the reports beside the files (`<failed key>.report.json`,
+//! `<completed key>.rejects.json`), and buckets in the field still hold them. They are read
+//! when a file has no report under the reports prefix, they are never taken for review
+//! files (any key with one of the two suffixes is a report), and `deploy data requeue`
+//! removes them with the file's new-style report.
+
+use crate::env::Pipeline;
+
+/// A failure report's suffix.
+pub const REPORT_SUFFIX: &str = ".report.json";
+/// A rejects object's suffix.
+pub const REJECTS_SUFFIX: &str = ".rejects.json";
+/// User metadata that `deploy data requeue` puts on a file it moves back (S3 sends it as
+/// `x-amz-meta-failed-attempts`): how many times the file had failed, so postprocess
+/// counts on from there in the next report.
+pub const ATTEMPTS_METADATA: &str = "failed-attempts";
+/// The Lambda error type of a report found in the pending prefix (it is not ingested).
+pub const NOT_REVIEW_DATA: &str = "NotReviewData";
+
+/// A key's path below `prefix`, or its file name when it is not under it (as postprocess
+/// relocates files).
+pub fn below<'k>(key: &'k str, prefix: &str) -> &'k str {
+    key.strip_prefix(prefix)
+        .unwrap_or_else(|| key.rsplit('/').next().unwrap_or(key))
+}
+
+/// The failure report of the file whose path below the pending (and failed) prefix is `rel`.
+pub fn failure_report_key(pipeline: &Pipeline, rel: &str) -> String {
+    format!("{}failed/{rel}{REPORT_SUFFIX}", pipeline.reports_prefix)
+}
+
+/// The rejects object of the completed file whose path below the prefixes is `rel`.
+pub fn rejects_key(pipeline: &Pipeline, rel: &str) -> String {
+    format!("{}completed/{rel}{REJECTS_SUFFIX}", pipeline.reports_prefix)
+}
+
+/// Where versions before the reports prefix put a failure report: beside the failed file.
+pub fn old_failure_report_key(pipeline: &Pipeline, rel: &str) -> String {
+    format!("{}{rel}{REPORT_SUFFIX}", pipeline.failed_prefix)
+}
+
+/// Where versions before the reports prefix put a rejects object: beside the completed file.
+pub fn old_rejects_key(pipeline: &Pipeline, rel: &str) -> String {
+    format!("{}{rel}{REJECTS_SUFFIX}", pipeline.completed_prefix)
+}
+
+/// A key named as a report, old or new: never a review file, never requeued.
+pub fn is_report_key(key: &str) -> bool {
+    key.ends_with(REPORT_SUFFIX) || key.ends_with(REJECTS_SUFFIX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_are_named_under_their_own_prefix_and_old_names_are_known() {
+        let pipeline = Pipeline::default();
+        assert_eq!(
+            failure_report_key(&pipeline, "2024/a b.json"),
+            "book-reviews/reports/failed/2024/a b.json.report.json"
+        );
+        assert_eq!(
+            rejects_key(&pipeline, "x.json.gz"),
+            "book-reviews/reports/completed/x.json.gz.rejects.json"
+        );
+        assert_eq!(
+            old_failure_report_key(&pipeline, "2024/a.json"),
+            "book-reviews/failed/2024/a.json.report.json"
+        );
+        assert_eq!(
+            old_rejects_key(&pipeline, "a.json"),
+            "book-reviews/completed/a.json.rejects.json"
+        );
+        assert_eq!(
+            below("book-reviews/failed/2024/a.json", "book-reviews/failed/"),
+            "2024/a.json"
+        );
+        assert_eq!(below("elsewhere/b.json", "book-reviews/failed/"), "b.json");
+        assert!(is_report_key("book-reviews/failed/a.json.report.json"));
+        assert!(is_report_key("book-reviews/completed/a.json.rejects.json"));
+        assert!(!is_report_key("book-reviews/failed/a.json"));
+        assert!(!is_report_key("book-reviews/failed/report.json"));
+    }
+}
