@@ -67,6 +67,12 @@ pub(super) struct Names {
     pub secret: String,
     /// `SecretStringTemplate` of the master secret.
     pub secret_string_template: String,
+    /// The application user's secret (dbprocess logs in with it; migrate creates the user).
+    pub app_secret: String,
+    /// `SecretStringTemplate` of the application secret.
+    pub app_secret_string_template: String,
+    /// The DB cluster parameter group family of the engine version (`aurora-mysql8.0`).
+    pub parameter_group_family: String,
     pub key_alias: String,
     pub state_machine: String,
     pub state_machine_log_group: String,
@@ -121,6 +127,13 @@ impl<'a> Context<'a> {
                 "username": environment.database.master_username
             })
             .to_string(),
+            app_secret: format!(
+                "{}/{}/aurora-app",
+                environment.application, environment.environment
+            ),
+            app_secret_string_template: serde_json::json!({ "username": APP_USERNAME })
+                .to_string(),
+            parameter_group_family: parameter_group_family(&environment.database.engine_version),
             key_alias: format!(
                 "alias/{}/{}/aurora",
                 environment.application, environment.environment
@@ -180,6 +193,20 @@ impl<'a> Context<'a> {
             parameters: &stack.parameters,
         }
     }
+}
+
+/// The database user dbprocess logs in as: `migrate` creates it with only the privileges
+/// ingestion needs (lambdas/reviews/src/schema.rs, `APP_GRANTS`).
+pub const APP_USERNAME: &str = "app_ingest";
+
+/// `aurora-mysql8.0` for `8.0.mysql_aurora.3.08.2`, `aurora-mysql5.7` for Aurora MySQL 2
+/// (the family is the engine and its MySQL major version: `aws rds
+/// describe-db-engine-versions --query 'DBEngineVersions[].DBParameterGroupFamily'`).
+fn parameter_group_family(engine_version: &str) -> String {
+    let mysql = engine_version
+        .split_once(".mysql_aurora")
+        .map_or(engine_version, |(mysql, _)| mysql);
+    format!("aurora-mysql{mysql}")
 }
 
 /// The function's `Description`.
