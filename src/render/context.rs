@@ -131,8 +131,10 @@ impl<'a> Context<'a> {
                 "{}/{}/aurora-app",
                 environment.application, environment.environment
             ),
-            app_secret_string_template: serde_json::json!({ "username": APP_USERNAME })
-                .to_string(),
+            app_secret_string_template: serde_json::json!({
+                "username": environment.database.app_username
+            })
+            .to_string(),
             parameter_group_family: parameter_group_family(&environment.database.engine_version),
             key_alias: format!(
                 "alias/{}/{}/aurora",
@@ -194,10 +196,6 @@ impl<'a> Context<'a> {
         }
     }
 }
-
-/// The database user dbprocess logs in as: `migrate` creates it with only the privileges
-/// ingestion needs (lambdas/reviews/src/schema.rs, `APP_GRANTS`).
-pub const APP_USERNAME: &str = "app_ingest";
 
 /// `aurora-mysql8.0` for `8.0.mysql_aurora.3.08.2`, `aurora-mysql5.7` for Aurora MySQL 2
 /// (the family is the engine and its MySQL major version: `aws rds
