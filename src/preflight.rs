@@ -339,7 +339,10 @@ async fn check_leftovers(
     let primary = &environment.regions.primary.region;
     let stack = stack_name(environment, Part::Database, primary);
     // The master secret and the application user's (templates/database-primary.yaml.j2).
-    for (suffix, logical_id) in [("aurora-master", "MasterSecret"), ("aurora-app", "AppSecret")] {
+    for (suffix, logical_id) in [
+        ("aurora-master", "MasterSecret"),
+        ("aurora-app", "AppSecret"),
+    ] {
         let secret = format!(
             "{}/{}/{suffix}",
             environment.application, environment.environment

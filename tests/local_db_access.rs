@@ -37,7 +37,12 @@ fn stand_in_ca() -> String {
 fn client(host: &str, port: u16, user: &str, password: &str, tls: bool, query: &str) -> Output {
     let mut command = std::process::Command::new("mariadb");
     command
-        .args(["--no-defaults", "--protocol=tcp", "--batch", "--skip-column-names"])
+        .args([
+            "--no-defaults",
+            "--protocol=tcp",
+            "--batch",
+            "--skip-column-names",
+        ])
         .arg(format!("-h{host}"))
         .arg(format!("-P{port}"))
         .arg(format!("-u{user}"))
@@ -243,7 +248,7 @@ fn the_application_user_has_only_its_grants_needs_tls_and_ingests() {
             format!("ERROR 1143 (42000) at line 1: SELECT command denied to user '{APP_USER}'@'127.0.0.1' for column 'review_text' in table 'reviews'"),
         ),
         (
-            format!("CREATE USER 'another'@'%' IDENTIFIED BY 'x'"),
+            "CREATE USER 'another'@'%' IDENTIFIED BY 'x'".to_string(),
             "ERROR 1227 (42000) at line 1: Access denied; you need (at least one of) the CREATE USER privilege(s) for this operation".to_string(),
         ),
     ] {
@@ -268,10 +273,7 @@ fn the_application_user_has_only_its_grants_needs_tls_and_ingests() {
     // dbprocess ingests as the application user, over TLS, in both Regions (us-east-2
     // forwards its writes through its reader endpoint).
     let data = dir.path().join("reviews");
-    generate_reviews(
-        &data,
-        &["--files", "1", "--reviews", "40", "--shared", "0"],
-    );
+    generate_reviews(&data, &["--files", "1", "--reviews", "40", "--shared", "0"]);
     for (set, region) in [("set-1", "us-east-1"), ("set-2", "us-east-2")] {
         let set = data.join(set);
         succeed(&[

@@ -1230,13 +1230,19 @@ fn application_secret_and_tls_parameter_groups() {
                     .unwrap(),
             )
             .unwrap();
-            assert_eq!(template_string, serde_json::json!({"username": "app_ingest"}));
+            assert_eq!(
+                template_string,
+                serde_json::json!({"username": "app_ingest"})
+            );
             assert_eq!(app["GenerateSecretString"]["GenerateStringKey"], "password");
             assert_eq!(
                 resources["AppSecret"]["DeletionPolicy"],
                 resources["MasterSecret"]["DeletionPolicy"]
             );
-            assert_eq!(parsed["Outputs"]["AppSecretArn"]["Value"]["Ref"], "AppSecret");
+            assert_eq!(
+                parsed["Outputs"]["AppSecretArn"]["Value"]["Ref"],
+                "AppSecret"
+            );
         }
         for template in rendered
             .templates
@@ -1256,9 +1262,17 @@ fn application_secret_and_tls_parameter_groups() {
                 environment.application, environment.environment
             );
             assert_eq!(variables("DbprocessFunction")["DB_SECRET_ID"], app.as_str());
-            assert!(variables("DbprocessFunction").get("APP_DB_SECRET_ID").is_none());
-            assert_eq!(variables("MigrateFunction")["DB_SECRET_ID"], master.as_str());
-            assert_eq!(variables("MigrateFunction")["APP_DB_SECRET_ID"], app.as_str());
+            assert!(variables("DbprocessFunction")
+                .get("APP_DB_SECRET_ID")
+                .is_none());
+            assert_eq!(
+                variables("MigrateFunction")["DB_SECRET_ID"],
+                master.as_str()
+            );
+            assert_eq!(
+                variables("MigrateFunction")["APP_DB_SECRET_ID"],
+                app.as_str()
+            );
         }
     }
 }

@@ -319,7 +319,9 @@ pub fn check(value: &Value) -> Vec<Problem> {
         let path = database.key("app_username");
         let master = string("master_username").unwrap_or("admin");
         let message = if user.eq_ignore_ascii_case(master) {
-            Some(format!("`{user}` is the master user; the application user needs a name of its own"))
+            Some(format!(
+                "`{user}` is the master user; the application user needs a name of its own"
+            ))
         } else if user.eq_ignore_ascii_case(RDS_ADMIN) {
             Some(format!("`{user}` is the user RDS manages the cluster with"))
         } else if is_reserved(user) {

@@ -25,8 +25,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     }
     // The application user's secret: the user dbprocess logs in as, created (or given the
     // secret's current password) here, by the master user.
-    let app_secret = config::var("APP_DB_SECRET_ID")
-        .map(|id| SecretCache::new(reviews::aws::secrets(&sdk), id));
+    let app_secret =
+        config::var("APP_DB_SECRET_ID").map(|id| SecretCache::new(reviews::aws::secrets(&sdk), id));
     let (db, app_secret) = (&db, &app_secret);
     lambda_runtime::run(service_fn(
         move |_: LambdaEvent<serde_json::Value>| async move {

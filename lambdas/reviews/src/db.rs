@@ -442,7 +442,8 @@ impl Session {
             Err(mysql_async::Error::Server(mut e))
                 if e.code == 1064 || e.message.contains(secret) =>
             {
-                e.message = "(the server's message quotes the statement, which holds a secret)".into();
+                e.message =
+                    "(the server's message quotes the statement, which holds a secret)".into();
                 Err(db(doing)(mysql_async::Error::Server(e)))
             }
             Err(e) => Err(db(doing)(e)),

@@ -691,10 +691,12 @@ async fn the_schema_upgrades_from_version_2_with_its_data() {
 /// The stand-in's certificate authority, which signed MariaDB's certificate (local/up.sh
 /// makes it under its state directory; `DEPLOY_TEST_MYSQL_CA` names another).
 fn stand_in_ca() -> std::path::PathBuf {
-    let ca = std::env::var("DEPLOY_TEST_MYSQL_CA").map(Into::into).unwrap_or_else(|_| {
-        std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap())
-            .join("../../.local/tls/ca.pem")
-    });
+    let ca = std::env::var("DEPLOY_TEST_MYSQL_CA")
+        .map(Into::into)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap())
+                .join("../../.local/tls/ca.pem")
+        });
     assert!(
         ca.is_file(),
         "no {}: the test MariaDB has no TLS; restart it with `make local-down local-up` \
@@ -737,12 +739,14 @@ async fn the_application_user_ingests_over_tls_only_and_runs_no_ddl() {
     s.close().await;
     let statements = log.statements();
     assert!(
-        statements.iter().all(|s| !s.contains(first) && !s.contains(rotated)),
+        statements
+            .iter()
+            .all(|s| !s.contains(first) && !s.contains(rotated)),
         "a password was recorded"
     );
-    assert!(statements
-        .iter()
-        .any(|s| s.starts_with("ALTER USER") && s.contains("<redacted>") && s.ends_with("REQUIRE SSL")));
+    assert!(statements.iter().any(|s| s.starts_with("ALTER USER")
+        && s.contains("<redacted>")
+        && s.ends_with("REQUIRE SSL")));
 
     let as_user = |password: &str, tls: bool| {
         let mut config = t.config();
@@ -771,14 +775,24 @@ async fn the_application_user_ingests_over_tls_only_and_runs_no_ddl() {
     assert!(err.is_auth_failure(), "{err}");
     let app = as_user(rotated, true);
     let obj = ObjectId::new("book-reviews/reviews/mixed.json", "\"etag-1\"");
-    let r = ingest_object(&app, &settings("us-east-1"), &obj, open_file(fixture("mixed.json")))
-        .await
-        .unwrap();
+    let r = ingest_object(
+        &app,
+        &settings("us-east-1"),
+        &obj,
+        open_file(fixture("mixed.json")),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.outcome, Outcome::Ingested);
     assert_eq!((r.inserted, r.rejected), (4, 4));
-    let again = ingest_object(&app, &settings("us-east-1"), &obj, open_file(fixture("mixed.json")))
-        .await
-        .unwrap();
+    let again = ingest_object(
+        &app,
+        &settings("us-east-1"),
+        &obj,
+        open_file(fixture("mixed.json")),
+    )
+    .await
+    .unwrap();
     assert_eq!(again.outcome, Outcome::AlreadyIngested);
 
     let mut session = app.connect(Purpose::Write).await.unwrap();
