@@ -158,9 +158,12 @@ pub const APP_GRANTS: &[(&str, &str)] = &[
 
 /// [`migrate`], then, when given, the application user: created if missing (`REQUIRE
 /// SSL`: it logs in over TLS only), its password set to the secret's current one (a
-/// rotated secret takes effect here), and [`APP_GRANTS`] granted. Runs on the writer; the
-/// user reaches the secondaries with the global database's replication (they forward the
-/// user's writes to the writer, where its privileges are checked).
+/// rotated secret takes effect here), and [`APP_GRANTS`] granted. Runs on the writer
+/// (write forwarding does not forward account statements); the secondaries replicate the
+/// primary's cluster volume, the `mysql` schema's accounts with it, and a forwarding
+/// secondary runs the user's writes on the primary with the session's context (Aurora user
+/// guide, "Using write forwarding in an Amazon Aurora global database"), where its
+/// privileges are checked.
 pub async fn migrate_with(
     session: &mut Session,
     database: &str,
