@@ -10,6 +10,9 @@ MOTO_PORT=${MOTO_PORT:-5000}
 MARIADB_PORT=${MARIADB_PORT:-3307}
 MARIADB_DATA=$STATE_DIR/mariadb
 MARIADB_SOCKET=$RUN_DIR/mariadb.sock
+# The stand-in's certificate authority and MariaDB's server certificate (up.sh makes them on
+# first start): Aurora's connections are TLS, and so are the functions' here.
+TLS_DIR=$STATE_DIR/tls
 STARTUP_TIMEOUT=${LOCAL_STARTUP_TIMEOUT:-60}
 # The stand-in's Lambda runs these workspace bins on cargo-lambda (mk/lambdas.mk installs it
 # and exports CARGO_LAMBDA); CARGO_TARGET_DIR, when set, is where they are built.

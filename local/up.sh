@@ -14,6 +14,35 @@ http_post() {
   "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1], method="POST"), timeout=5)' "$1"
 }
 
+# --- TLS: a certificate authority of the stand-in's own ---------------------------------
+# Aurora MySQL serves TLS with certificates of the RDS CAs, and the application user
+# connects with REQUIRE SSL. Here: a CA made once under $TLS_DIR (kept with the state), a
+# server certificate for MariaDB (127.0.0.1), and the CA's key for the endpoint gateway,
+# which issues each cluster endpoint a certificate for its addresses
+# (local/moto_plugin/rds_endpoints.py). The functions trust ca.pem (DB_CA_BUNDLE, set by
+# the plugin's Lambda), as they trust the RDS bundle on AWS.
+make_certificates() {
+  [[ -s $TLS_DIR/ca.pem && -s $TLS_DIR/server.pem && -s $TLS_DIR/server-key.pem ]] && return 0
+  command -v openssl >/dev/null || die "openssl is missing (it makes the stand-in's TLS certificates)"
+  say "making the stand-in's certificate authority and MariaDB's certificate in $TLS_DIR"
+  mkdir -p "$TLS_DIR"
+  chmod 700 "$TLS_DIR"
+  local log=$LOG_DIR/tls.log
+  {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+      -subj "/CN=deploy local stand-in CA" -keyout "$TLS_DIR/ca-key.pem" -out "$TLS_DIR/ca.pem" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" &&
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+      -subj "/CN=127.0.0.1" -keyout "$TLS_DIR/server-key.pem" -out "$TLS_DIR/server.csr" &&
+    printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=critical,CA:FALSE" \
+      "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >"$TLS_DIR/server.ext" &&
+    openssl x509 -req -in "$TLS_DIR/server.csr" -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca-key.pem" \
+      -set_serial "0x$(openssl rand -hex 16)" -days 3650 -sha256 -extfile "$TLS_DIR/server.ext" \
+      -out "$TLS_DIR/server.pem"
+  } >>"$log" 2>&1 || { tail -n 20 "$log" >&2; die "making the TLS certificates failed"; }
+  rm -f "$TLS_DIR/server.csr" "$TLS_DIR/server.ext"
+}
+
 # --- moto server with the project's plugin (local/moto_plugin) -------------------------
 start_moto() {
   local pid_file=$RUN_DIR/moto.pid log=$LOG_DIR/moto.log url=http://127.0.0.1:$MOTO_PORT pid
@@ -27,6 +56,7 @@ start_moto() {
   # IAM is enforced from the first request (the administrator is test/test), and Lambda runs
   # the workspace's functions on cargo-lambda (local/moto_plugin/iam.py, awslambda.py).
   ( cd "$ROOT/local" && MOTO_PLUGIN_MARIADB=127.0.0.1:$MARIADB_PORT PYTHONPATH=$ROOT/local \
+      MOTO_PLUGIN_MARIADB_TLS_DIR=$TLS_DIR \
       INITIAL_NO_AUTH_ACTION_COUNT=0 \
       MOTO_PLUGIN_LAMBDA_WORKSPACE=$ROOT MOTO_PLUGIN_LAMBDA_BINS=$LAMBDA_BINS \
       MOTO_PLUGIN_CARGO_LAMBDA=$CARGO_LAMBDA MOTO_PLUGIN_LAMBDA_LOG_DIR=$LOG_DIR \
@@ -92,6 +122,7 @@ start_mariadb() {
   setsid mariadbd --no-defaults --user=root --datadir="$MARIADB_DATA" \
     --port="$MARIADB_PORT" --bind-address=127.0.0.1 --socket="$MARIADB_SOCKET" \
     --pid-file="$pid_file" --skip-name-resolve --log-error="$log" \
+    --ssl-ca="$TLS_DIR/ca.pem" --ssl-cert="$TLS_DIR/server.pem" --ssl-key="$TLS_DIR/server-key.pem" \
     </dev/null >>"$log" 2>&1 &
   pid=$!
   echo "$pid" >"$pid_file"
@@ -102,8 +133,9 @@ start_mariadb() {
   mariadb_socket_sql -e "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED VIA mysql_native_password USING PASSWORD('');
     GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;"
   wait_for MariaDB "$pid" "$log" mariadb_tcp_ok
-  say "MariaDB started (pid $pid) on 127.0.0.1:$MARIADB_PORT; data: $MARIADB_DATA; log: $log"
+  say "MariaDB started (pid $pid) on 127.0.0.1:$MARIADB_PORT with TLS (CA $TLS_DIR/ca.pem); data: $MARIADB_DATA; log: $log"
 }
 
+make_certificates
 start_moto
 start_mariadb

@@ -392,37 +392,44 @@ async fn check_leftovers(
 ) -> anyhow::Result<Vec<String>> {
     let mut problems = Vec::new();
     let primary = &environment.regions.primary.region;
-    let secret = format!(
-        "{}/{}/aurora-master",
-        environment.application, environment.environment
-    );
     let stack = stack_name(environment, Part::Database, primary);
-    let owned_secret = physical_id(aws, primary, &stack, "MasterSecret").await;
-    match aws
-        .secrets_manager(primary)
-        .describe_secret()
-        .secret_id(&secret)
-        .send()
-        .await
-    {
-        Ok(found) if owned_secret.as_deref() != found.arn() => {
-            if found.deleted_date().is_some() {
-                problems.push(format!(
-                    "the secret {secret} ({primary}) is scheduled for deletion by an earlier destroy, and its name is taken until then: restore it (`aws secretsmanager restore-secret --secret-id {secret} --region {primary}`) or delete it now (`aws secretsmanager delete-secret --secret-id {secret} --force-delete-without-recovery --region {primary}`)"
-                ));
-            } else {
-                problems.push(format!(
-                    "the secret {secret} ({primary}) exists outside this environment's stacks (an earlier destroy retained it): delete it (`aws secretsmanager delete-secret --secret-id {secret} --force-delete-without-recovery --region {primary}`) or choose another environment name"
-                ));
+    // The master secret and the application user's (templates/database-primary.yaml.j2).
+    for (suffix, logical_id) in [
+        ("aurora-master", "MasterSecret"),
+        ("aurora-app", "AppSecret"),
+    ] {
+        let secret = format!(
+            "{}/{}/{suffix}",
+            environment.application, environment.environment
+        );
+        let owned_secret = physical_id(aws, primary, &stack, logical_id).await;
+        match aws
+            .secrets_manager(primary)
+            .describe_secret()
+            .secret_id(&secret)
+            .send()
+            .await
+        {
+            Ok(found) if owned_secret.as_deref() != found.arn() => {
+                if found.deleted_date().is_some() {
+                    problems.push(format!(
+                        "the secret {secret} ({primary}) is scheduled for deletion by an earlier destroy, and its name is taken until then: restore it (`aws secretsmanager restore-secret --secret-id {secret} --region {primary}`) or delete it now (`aws secretsmanager delete-secret --secret-id {secret} --force-delete-without-recovery --region {primary}`)"
+                    ));
+                } else {
+                    problems.push(format!(
+                        "the secret {secret} ({primary}) exists outside this environment's stacks (an earlier destroy retained it): delete it (`aws secretsmanager delete-secret --secret-id {secret} --force-delete-without-recovery --region {primary}`) or choose another environment name"
+                    ));
+                }
             }
-        }
-        Ok(_) => {}
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) => {}
-        Err(error) => {
-            return Err(crate::aws::api_error(error)).context(format!("DescribeSecret {secret}"))
+            Ok(_) => {}
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) => {}
+            Err(error) => {
+                return Err(crate::aws::api_error(error))
+                    .context(format!("DescribeSecret {secret}"))
+            }
         }
     }
     let alias = format!(

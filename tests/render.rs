@@ -377,20 +377,22 @@ fn every_region_has_the_resources_the_application_needs() {
                 assert!(cluster.get("MasterUserPassword").is_some());
                 assert!(cluster.get("ManageMasterUserPassword").is_none());
                 let secrets = resources_of_type(&parsed, "AWS::SecretsManager::Secret");
-                assert_eq!(secrets.len(), 1);
-                let replicas: Vec<&str> = secrets[0].1["Properties"]["ReplicaRegions"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|r| r["Region"].as_str().unwrap())
-                    .collect();
+                assert_eq!(secrets.len(), 2, "the master's and the application user's");
                 let secondaries: Vec<&str> = environment
                     .regions
                     .secondary
                     .iter()
                     .map(|r| r.region.as_str())
                     .collect();
-                assert_eq!(replicas, secondaries);
+                for (_, secret) in secrets {
+                    let replicas: Vec<&str> = secret["Properties"]["ReplicaRegions"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|r| r["Region"].as_str().unwrap())
+                        .collect();
+                    assert_eq!(replicas, secondaries);
+                }
             } else {
                 assert_eq!(
                     cluster["GlobalClusterIdentifier"],
@@ -424,8 +426,10 @@ fn every_region_has_the_resources_the_application_needs() {
             assert_eq!(count("AWS::KMS::Key"), 1, "{r}");
             assert_eq!(
                 count("AWS::SecretsManager::Secret"),
-                usize::from(is_primary)
+                2 * usize::from(is_primary),
+                "{r}: the master's and the application user's, in the primary"
             );
+            assert_eq!(count("AWS::RDS::DBClusterParameterGroup"), 1, "{r}");
             assert_eq!(
                 count("AWS::EC2::SecurityGroup"),
                 3,
@@ -1112,10 +1116,14 @@ fn function_roles_allow_exactly_the_calls_their_code_makes() {
         let pipeline = &environment.pipeline;
         let objects = |p: &str| format!("arn:${{AWS::Partition}}:s3:::${{DataBucket}}/{p}*");
         let bucket = "arn:${AWS::Partition}:s3:::${DataBucket}".to_string();
-        let secret = format!(
-            "arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{}/{}/aurora-master-*",
-            environment.application, environment.environment
-        );
+        let secret = |suffix: &str| {
+            format!(
+                "arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{}/{}/{suffix}-*",
+                environment.application, environment.environment
+            )
+        };
+        let master_secret = secret("aurora-master");
+        let app_secret = secret("aurora-app");
         for template in rendered
             .templates
             .iter()
@@ -1129,10 +1137,12 @@ fn function_roles_allow_exactly_the_calls_their_code_makes() {
             let global =
                 format!("arn:${{AWS::Partition}}:rds::${{AWS::AccountId}}:global-cluster:{prefix}");
             let grant = |action: &str, resource: &str| (action.to_string(), resource.to_string());
+            // Both log in to the database: dbprocess as the application user only; the
+            // master secret is migrate's alone (it creates the application user).
             let read_role = [
                 grant("rds:DescribeDBClusters", &cluster),
                 grant("rds:DescribeGlobalClusters", &global),
-                grant("secretsmanager:GetSecretValue", &secret),
+                grant("secretsmanager:GetSecretValue", &app_secret),
             ];
             let expected: BTreeMap<&str, BTreeSet<(String, String)>> = BTreeMap::from([
                 (
@@ -1165,7 +1175,14 @@ fn function_roles_allow_exactly_the_calls_their_code_makes() {
                         grant("s3:ListBucket", &bucket),
                     ]),
                 ),
-                ("MigrateRole", read_role.iter().cloned().collect()),
+                (
+                    "MigrateRole",
+                    read_role
+                        .iter()
+                        .cloned()
+                        .chain([grant("secretsmanager:GetSecretValue", &master_secret)])
+                        .collect(),
+                ),
             ]);
             for (role, wanted) in expected {
                 let policies = &parsed["Resources"][role]["Properties"]["Policies"];
@@ -1177,7 +1194,7 @@ fn function_roles_allow_exactly_the_calls_their_code_makes() {
                     let sid = statement["Sid"].as_str().unwrap_or_default();
                     // Logs are written by Lambda for the function; the primary's secret key
                     // is used by Secrets Manager on its behalf (kms:ViaService).
-                    if sid == "WriteOwnLogs" || sid == "DecryptMasterSecret" {
+                    if sid == "WriteOwnLogs" || sid == "DecryptDatabaseSecrets" {
                         continue;
                     }
                     assert_eq!(statement["Effect"], "Allow", "{role} {sid}");
@@ -1434,4 +1451,109 @@ fn a_schedule_in_every_region_is_enabled_everywhere_and_without_a_schedule_nothi
         template["Resources"]["PipelineSchedule"]["Properties"]["State"],
         "DISABLED"
     );
+}
+
+/// Least-privilege database access (lambdas/README.md, "Database access"): the application
+/// user's secret is generated, encrypted and replicated exactly as the master's; every
+/// Region's cluster requires TLS through a cluster parameter group of its engine's family.
+#[test]
+fn application_secret_and_tls_parameter_groups() {
+    for (file, rendered) in all_rendered() {
+        let environment = deploy::env::load(&manifest_path(file)).unwrap();
+        let family = format!(
+            "aurora-mysql{}",
+            environment
+                .database
+                .engine_version
+                .split(".mysql_aurora")
+                .next()
+                .unwrap()
+        );
+        for template in rendered
+            .templates
+            .iter()
+            .filter(|t| t.part == Part::Database)
+        {
+            let parsed = parse(template);
+            let resources = &parsed["Resources"];
+            let group = &resources["ClusterParameterGroup"];
+            assert_eq!(group["Type"], "AWS::RDS::DBClusterParameterGroup");
+            assert_eq!(group["Properties"]["Family"], family.as_str());
+            assert_eq!(
+                group["Properties"]["Parameters"],
+                serde_json::json!({"require_secure_transport": "ON"}),
+                "{}",
+                template.path
+            );
+            assert_eq!(
+                resources["Cluster"]["Properties"]["DBClusterParameterGroupName"]["Ref"],
+                "ClusterParameterGroup",
+                "{}",
+                template.path
+            );
+            if template.region != environment.regions.primary.region {
+                continue;
+            }
+            let master = &resources["MasterSecret"]["Properties"];
+            let app = &resources["AppSecret"]["Properties"];
+            assert_eq!(
+                app["Name"],
+                format!(
+                    "{}/{}/aurora-app",
+                    environment.application, environment.environment
+                )
+            );
+            assert_eq!(app["KmsKeyId"], master["KmsKeyId"]);
+            assert_eq!(app["ReplicaRegions"], master["ReplicaRegions"]);
+            let template_string: Value = serde_json::from_str(
+                app["GenerateSecretString"]["SecretStringTemplate"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap();
+            assert_eq!(
+                template_string,
+                serde_json::json!({"username": "app_ingest"})
+            );
+            assert_eq!(app["GenerateSecretString"]["GenerateStringKey"], "password");
+            assert_eq!(
+                resources["AppSecret"]["DeletionPolicy"],
+                resources["MasterSecret"]["DeletionPolicy"]
+            );
+            assert_eq!(
+                parsed["Outputs"]["AppSecretArn"]["Value"]["Ref"],
+                "AppSecret"
+            );
+        }
+        for template in rendered
+            .templates
+            .iter()
+            .filter(|t| t.part == Part::Pipeline)
+        {
+            let parsed = parse(template);
+            let variables = |function: &str| {
+                parsed["Resources"][function]["Properties"]["Environment"]["Variables"].clone()
+            };
+            let master = format!(
+                "{}/{}/aurora-master",
+                environment.application, environment.environment
+            );
+            let app = format!(
+                "{}/{}/aurora-app",
+                environment.application, environment.environment
+            );
+            assert_eq!(variables("DbprocessFunction")["DB_SECRET_ID"], app.as_str());
+            assert!(variables("DbprocessFunction")
+                .get("APP_DB_SECRET_ID")
+                .is_none());
+            assert_eq!(
+                variables("MigrateFunction")["DB_SECRET_ID"],
+                master.as_str()
+            );
+            assert_eq!(
+                variables("MigrateFunction")["APP_DB_SECRET_ID"],
+                app.as_str()
+            );
+        }
+    }
 }

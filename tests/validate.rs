@@ -462,6 +462,19 @@ fn master_user_and_database_names_aurora_refuses() {
     );
 }
 
+/// The application user must be a user of its own: migrate sets its password.
+#[test]
+fn the_application_user_is_not_the_master_user() {
+    let text = base_with(
+        "  engine_version: 8.0.mysql_aurora.3.08.2\n",
+        "  engine_version: 8.0.mysql_aurora.3.08.2\n  master_username: ops\n  app_username: OPS\n",
+    );
+    assert_invalid(
+        &text,
+        "env.yaml:16:17: database.app_username: `OPS` is the master user; the application user needs a name of its own\n  hint: for example app_ingest\n",
+    );
+}
+
 #[test]
 fn derived_names_aws_refuses() {
     assert_invalid(

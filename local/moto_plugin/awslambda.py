@@ -27,7 +27,8 @@ it starts, `cargo build --bin <bin>` builds the function (the same package set e
 so the watcher's own `cargo run` finds it built). Its environment file holds the function's
 variables, AWS_REGION/AWS_DEFAULT_REGION, AWS_ENDPOINT_URL (this server), the credentials of
 the function's role (assumed in-process after checking that it trusts lambda.amazonaws.com:
-iam.service_credentials), DB_TLS=disabled (the MariaDB stand-in has no certificate) and
+iam.service_credentials), DB_TLS=required with DB_CA_BUNDLE the stand-in's CA when
+MOTO_PLUGIN_MARIADB_TLS_DIR names one (local/up.sh; else DB_TLS=disabled) and
 RUST_LOG=info unless the function sets it. The answer, as Lambda gives it:
 
 - 200 from the runtime: the function's result.
@@ -90,7 +91,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend, lambda_simple_back
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import JsonRESTError
 
-from . import iam
+from . import iam, rds_endpoints
 
 ENVELOPE = "moto_plugin"
 INVOCATIONS_PATH = "{0}/moto-api/plugin/lambda-simple/invocations"
@@ -416,9 +417,15 @@ def _variables(fn: Any, region: str, credentials: Any) -> dict[str, str]:
             "AWS_ACCESS_KEY_ID": credentials.access_key_id,
             "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
             "AWS_SESSION_TOKEN": credentials.session_token,
-            "DB_TLS": "disabled",
         }
     )
+    # TLS to the cluster endpoints as on AWS, trusting the stand-in's CA instead of the RDS
+    # bundle (rds_endpoints.py, "TLS"); plain only when the stand-in has no certificates.
+    tls = rds_endpoints.tls_directory()
+    if tls:
+        variables.update({"DB_TLS": "required", "DB_CA_BUNDLE": os.path.join(tls, "ca.pem")})
+    else:
+        variables["DB_TLS"] = "disabled"
     variables.setdefault("RUST_LOG", "info")
     return variables
 

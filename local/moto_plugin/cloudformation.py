@@ -23,7 +23,7 @@ from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import ChangeSet, Event, cloudformation_backends
 from moto.secretsmanager.models import secretsmanager_backends
 
-from .rds import CfnDBCluster, CfnDBInstance, CfnGlobalCluster
+from .rds import CfnDBCluster, CfnDBClusterParameterGroup, CfnDBInstance, CfnGlobalCluster
 from .scheduler import CfnSchedule
 from .secretsmanager import CfnSecret, CfnSecretTargetAttachment
 
@@ -32,6 +32,7 @@ PLUGIN_MODELS = {
     for model in (
         CfnGlobalCluster,
         CfnDBCluster,
+        CfnDBClusterParameterGroup,
         CfnDBInstance,
         CfnSecret,
         CfnSecretTargetAttachment,

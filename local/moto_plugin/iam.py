@@ -227,6 +227,7 @@ AUTHORIZATION: dict[tuple[str, str], tuple[str | None, Any]] = {
     ("states", "DescribeExecution"): (None, _json_arn("executionArn")),
     ("states", "StopExecution"): (None, _json_arn("executionArn")),
     ("states", "GetExecutionHistory"): (None, _json_arn("executionArn")),
+    ("states", "ListExecutions"): (None, _json_arn("stateMachineArn")),
 }
 
 

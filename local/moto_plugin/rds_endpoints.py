@@ -45,9 +45,23 @@ Aurora, which fails at EXECUTE) by the first keywords after whitespace and comme
 A COM_QUERY holding several statements (CLIENT_MULTI_STATEMENTS) is judged whole, by its
 strictest statement, when it is shorter than PREFIX; a longer one by its first statement.
 
-The gateway removes SSL, compression and query attributes from the server's greeting, so
-every client speaks the plain protocol it can read (the local functions connect with
-DB_TLS=disabled; MariaDB here has no certificates).
+The gateway removes compression and query attributes from the server's greeting, so every
+client speaks a protocol it can read. TLS (Aurora serves it on every endpoint; the
+application user has REQUIRE SSL): with `MOTO_PLUGIN_MARIADB_TLS_DIR` (local/up.sh sets it:
+the stand-in's CA, `ca.pem` and `ca-key.pem`, which also signed MariaDB's certificate) and a
+MariaDB that offers SSL, the greeting keeps CLIENT_SSL. A client that asks for TLS (an
+SSLRequest) gets it from the gateway, with a certificate the CA issues for the endpoint's
+two addresses (kept in that directory as endpoint-<writer>-<reader>.pem), and the gateway
+opens TLS to MariaDB in turn (verifying MariaDB's certificate against the CA), so MariaDB
+sees a TLS session and applies REQUIRE SSL as Aurora does; the gateway reads the commands
+between the two sessions. A client that does not ask stays plain on both sides (MariaDB
+then refuses a REQUIRE SSL user, "Access denied"). Without the variable, or without SSL
+in MariaDB, CLIENT_SSL is removed and everything is plain, as before.
+
+A cluster whose DB cluster parameter group sets `require_secure_transport` to ON (the
+templates' ClusterParameterGroup) refuses a client that does not ask for TLS, as Aurora
+does: ERR 3159, "Connections using insecure transport are prohibited while
+--require_secure_transport=ON.", in answer to its handshake response.
 
 Outages. `POST /moto-api/plugin/rds/outage` `{"seconds": N, "global_cluster": ID}` (no
 global_cluster: every cluster) closes those clusters' listeners (a connect is refused) and
@@ -66,6 +80,7 @@ import logging
 import os
 import re
 import socket
+import ssl
 import threading
 import time
 from typing import Any, NamedTuple
@@ -99,8 +114,16 @@ CLIENT_SESSION_TRACK = 1 << 23
 CLIENT_ZSTD_COMPRESSION = 1 << 26
 CLIENT_QUERY_ATTRIBUTES = 1 << 27
 # Taken out of the server's greeting: the gateway must be able to read every command.
-STRIPPED_CAPABILITIES = (
-    CLIENT_SSL | CLIENT_COMPRESS | CLIENT_ZSTD_COMPRESSION | CLIENT_QUERY_ATTRIBUTES
+# CLIENT_SSL too, unless the gateway terminates TLS itself (see "TLS" above).
+STRIPPED_CAPABILITIES = CLIENT_COMPRESS | CLIENT_ZSTD_COMPRESSION | CLIENT_QUERY_ATTRIBUTES
+
+# A plain connection to a cluster whose parameter group sets require_secure_transport
+# (RDS user guide, "Requiring SSL/TLS for all connections to a MySQL DB instance": "MySQL
+# Error 3159 (HY000): Connections using insecure transport are prohibited while
+# --require_secure_transport=ON."; Aurora MySQL takes the parameter in its cluster group).
+INSECURE_TRANSPORT = (
+    3159, "HY000",
+    "Connections using insecure transport are prohibited while --require_secure_transport=ON.",
 )
 
 # Roles of a cluster, and the rules a connection gets.
@@ -452,9 +475,20 @@ def err_payload(code: int, sqlstate: str, message: str) -> bytes:
     )
 
 
-def patch_greeting(payload: bytes) -> bytes:
+def greeting_capabilities(payload: bytes) -> int:
+    """The lower 16 capability bits of a server greeting (0 for anything else)."""
+    if not payload or payload[0] != 10:
+        return 0
+    nul = payload.find(b"\x00", 1)
+    at = nul + 1 + 4 + 8 + 1
+    if nul < 0 or len(payload) < at + 2:
+        return 0
+    return int.from_bytes(payload[at:at + 2], "little")
+
+
+def patch_greeting(payload: bytes, keep_ssl: bool = False) -> bytes:
     """The server's initial handshake without the capabilities the gateway cannot read
-    through (SSL, compression, query attributes)."""
+    through (compression, query attributes; SSL unless the gateway terminates it)."""
     if not payload or payload[0] != 10:
         return payload  # an ERR (e.g. too many connections) or an unknown protocol
     nul = payload.find(b"\x00", 1)
@@ -462,15 +496,182 @@ def patch_greeting(payload: bytes) -> bytes:
         return payload
     at = nul + 1 + 4 + 8 + 1  # server version, connection id, scramble part 1, filler
     data = bytearray(payload)
+    stripped = STRIPPED_CAPABILITIES | (0 if keep_ssl else CLIENT_SSL)
     if len(data) >= at + 2:
-        lower = int.from_bytes(data[at:at + 2], "little") & ~STRIPPED_CAPABILITIES & 0xFFFF
+        lower = int.from_bytes(data[at:at + 2], "little") & ~stripped & 0xFFFF
         data[at:at + 2] = lower.to_bytes(2, "little")
     upper_at = at + 2 + 1 + 2  # charset, status flags
     if len(data) >= upper_at + 2:
         upper = int.from_bytes(data[upper_at:upper_at + 2], "little")
-        upper &= ~(STRIPPED_CAPABILITIES >> 16) & 0xFFFF
+        upper &= ~(stripped >> 16) & 0xFFFF
         data[upper_at:upper_at + 2] = upper.to_bytes(2, "little")
     return bytes(data)
+
+
+# --- TLS ------------------------------------------------------------------------------
+
+
+def tls_directory() -> str | None:
+    """The stand-in's CA directory (MOTO_PLUGIN_MARIADB_TLS_DIR), when TLS is on."""
+    directory = os.environ.get("MOTO_PLUGIN_MARIADB_TLS_DIR", "").strip()
+    if not directory or not os.path.isfile(os.path.join(directory, "ca.pem")):
+        return None
+    return directory
+
+
+_tls_lock = threading.Lock()
+_endpoint_contexts: dict[tuple[str, ...], ssl.SSLContext] = {}
+
+
+def _issue_certificate(directory: str, addresses: tuple[str, ...]) -> tuple[str, str]:
+    """A server certificate for `addresses` (IP SANs) from the stand-in's CA, made once and
+    kept beside it. Aurora's endpoint certificates name the endpoints the same way."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    stem = os.path.join(directory, "endpoint-" + "-".join(addresses))
+    cert_path, key_path = stem + ".pem", stem + "-key.pem"
+    if os.path.isfile(cert_path) and os.path.isfile(key_path):
+        return cert_path, key_path
+    with open(os.path.join(directory, "ca.pem"), "rb") as f:
+        ca = x509.load_pem_x509_certificate(f.read())
+    with open(os.path.join(directory, "ca-key.pem"), "rb") as f:
+        ca_key = serialization.load_pem_private_key(f.read(), password=None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, addresses[0])]))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=825))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as f:
+        f.write(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ))
+    with open(cert_path, "wb") as f:
+        f.write(certificate.public_bytes(serialization.Encoding.PEM))
+    return cert_path, key_path
+
+
+def endpoint_context(addresses: tuple[str, ...]) -> ssl.SSLContext | None:
+    """The TLS server context of an endpoint with these addresses (None: TLS is off)."""
+    directory = tls_directory()
+    if directory is None:
+        return None
+    with _tls_lock:
+        context = _endpoint_contexts.get(addresses)
+        if context is None:
+            cert_path, key_path = _issue_certificate(directory, addresses)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            context.load_cert_chain(cert_path, key_path)
+            _endpoint_contexts[addresses] = context
+        return context
+
+
+def upstream_context() -> ssl.SSLContext:
+    """TLS to MariaDB, whose certificate the stand-in's CA signed (for 127.0.0.1)."""
+    directory = tls_directory()
+    assert directory is not None
+    return ssl.create_default_context(cafile=os.path.join(directory, "ca.pem"))
+
+
+class _TlsStream:
+    """A TLS session over a socket that one thread reads while another writes: an
+    SSLObject over memory BIOs behind a lock (one OpenSSL SSL object must not be used by
+    two threads at once), the socket I/O outside it. `recv` and `sendall` as a socket's."""
+
+    def __init__(self, sock: socket.socket, context: ssl.SSLContext, server_side: bool,
+                 server_hostname: str | None = None, received: bytes = b""):
+        self.sock = sock
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        self._tls = context.wrap_bio(
+            self._incoming, self._outgoing, server_side=server_side,
+            server_hostname=server_hostname,
+        )
+        self._lock = threading.Lock()  # the SSLObject and its BIOs
+        self._send_lock = threading.Lock()  # records go out in the order they were made
+        if received:
+            self._incoming.write(received)
+
+    def _flush(self) -> None:
+        """Send what TLS has made; the caller holds _send_lock."""
+        with self._lock:
+            data = self._outgoing.read()
+        if data:
+            self.sock.sendall(data)
+
+    def _feed(self) -> bool:
+        data = self.sock.recv(CHUNK)
+        with self._lock:
+            if data:
+                self._incoming.write(data)
+            else:
+                self._incoming.write_eof()
+        return bool(data)
+
+    def handshake(self) -> None:
+        while True:
+            with self._send_lock:
+                with self._lock:
+                    try:
+                        self._tls.do_handshake()
+                        done = True
+                    except ssl.SSLWantReadError:
+                        done = False
+                self._flush()
+            if done:
+                return
+            if not self._feed():
+                raise EOFError
+
+    def recv(self, n: int) -> bytes:
+        while True:
+            with self._lock:
+                try:
+                    data: bytes | None = self._tls.read(n)
+                except ssl.SSLWantReadError:
+                    data = None
+                except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                    data = b""
+                pending = self._outgoing.pending
+            if pending:  # e.g. an answer to the peer's key update
+                with self._send_lock:
+                    self._flush()
+            if data is not None:
+                return data
+            if not self._feed():
+                return b""
+
+    def sendall(self, data: bytes) -> None:
+        with self._send_lock:
+            view = memoryview(data)
+            while view:
+                with self._lock:
+                    written = self._tls.write(view)
+                view = view[written:]
+                self._flush()
 
 
 class _Reader:
@@ -547,6 +748,11 @@ class _Connection:
         self.client = client
         self.mode = mode
         self.upstream: socket.socket | None = None
+        # What the threads read and write: the sockets, or TLS sessions over them.
+        self.client_io: Any = client
+        self.upstream_io: Any = None
+        # TLS offered to the client (the gateway can terminate it, MariaDB offers it).
+        self.tls_offered = False
         self.client_lock = threading.Lock()
         self.consistency = ""
         self.capabilities = 0
@@ -571,7 +777,7 @@ class _Connection:
 
     def _send_client(self, data: bytes) -> None:
         with self.client_lock:
-            self.client.sendall(data)
+            self.client_io.sendall(data)
 
     def _run(self) -> None:
         try:
@@ -583,16 +789,17 @@ class _Connection:
             if self.closed:
                 return
             _tune(self.upstream)
+            self.upstream_io = self.upstream
             upstream_reader = _Reader(self.upstream)
             header, greeting = _read_packet(upstream_reader)
-            greeting = patch_greeting(greeting)
-            self._send_client(packet(header[3], greeting))
-            self.relay_thread = threading.Thread(
-                target=self._relay, args=(bytes(upstream_reader.buf),),
-                name=f"rds-endpoint-{self.listener.address}-relay", daemon=True,
+            self.tls_offered = bool(
+                greeting_capabilities(greeting) & CLIENT_SSL and tls_directory()
             )
-            self.relay_thread.start()
-            self._client_loop()
+            greeting = patch_greeting(greeting, keep_ssl=self.tls_offered)
+            self._send_client(packet(header[3], greeting))
+            # MariaDB says nothing more until the client answers: the relay starts once
+            # the answer (and TLS, if asked for) has gone up.
+            self._client_loop(bytes(upstream_reader.buf))
         except (OSError, EOFError, ValueError):
             pass
         except Exception:  # never let a connection thread's error go unseen
@@ -606,33 +813,64 @@ class _Connection:
                     sock.close()
             self.listener.forget(self)
 
+    def _start_relay(self, pending: bytes) -> None:
+        self.relay_thread = threading.Thread(
+            target=self._relay, args=(pending,),
+            name=f"rds-endpoint-{self.listener.address}-relay", daemon=True,
+        )
+        self.relay_thread.start()
+
     def _relay(self, pending: bytes) -> None:
         try:
             if pending:
                 self._send_client(pending)
-            upstream = self.upstream
+            upstream = self.upstream_io
             while True:
                 data = upstream.recv(CHUNK)
                 if not data:
                     break
-                with self.client_lock:
-                    self.client.sendall(data)
+                self._send_client(data)
         except OSError:
             pass
         finally:
             self.drop()
 
-    def _client_loop(self) -> None:
+    def _start_tls(self, reader: _Reader) -> _Reader:
+        """After the client's SSLRequest (passed on to MariaDB): TLS to MariaDB, then TLS
+        with the client; the reader of the client's TLS session."""
+        host = self.upstream.getpeername()[0]
+        upstream = _TlsStream(self.upstream, upstream_context(), server_side=False,
+                              server_hostname=host)
+        upstream.handshake()
+        gateway = self.listener.gateway
+        context = endpoint_context((gateway.writer_address, gateway.reader_address))
+        # The client's first TLS bytes may already sit in the reader's buffer.
+        client = _TlsStream(self.client, context, server_side=True, received=bytes(reader.buf))
+        client.handshake()
+        self.upstream_io, self.client_io = upstream, client
+        return _Reader(client)
+
+    def _client_loop(self, upstream_pending: bytes) -> None:
         reader = _Reader(self.client)
-        upstream = self.upstream
-        send_up = upstream.sendall
-        # The handshake response (or an SSL request: then it is all opaque bytes).
+        # The handshake response, or an SSLRequest (32 bytes, CLIENT_SSL set) first.
         header, payload = _read_packet(reader)
         self.capabilities = int.from_bytes(payload[:4].ljust(4, b"\x00"), "little")
-        send_up(header + payload)
-        if self.capabilities & CLIENT_SSL and len(payload) <= 32:
-            reader.stream(1 << 62, send_up)
+        if not self.capabilities & CLIENT_SSL and self.listener.gateway.requires_secure_transport():
+            self._send_client(packet(header[3] + 1, err_payload(*INSECURE_TRANSPORT)))
             return
+        self.upstream_io.sendall(header + payload)
+        if self.capabilities & CLIENT_SSL and len(payload) <= 32:
+            if not self.tls_offered:
+                # Not offered, yet asked for: relay the bytes unread.
+                self._start_relay(upstream_pending)
+                reader.stream(1 << 62, self.upstream_io.sendall)
+                return
+            reader = self._start_tls(reader)
+            header, payload = _read_packet(reader)
+            self.capabilities = int.from_bytes(payload[:4].ljust(4, b"\x00"), "little")
+            self.upstream_io.sendall(header + payload)
+        self._start_relay(upstream_pending)
+        send_up = self.upstream_io.sendall
         # The answer to a refused command longer than one packet (0xFFFFFF bytes), sent
         # once its last packet is read, with the sequence id after that packet's.
         pending: bytes | None = None
@@ -827,6 +1065,12 @@ class Gateway:
             return MODE_READ_ONLY
         forwarding = _retrying(_roles_module()._forwarding_status, self.cluster)
         return MODE_FORWARDING if forwarding == "enabled" else MODE_READ_ONLY
+
+    def requires_secure_transport(self) -> bool:
+        """The cluster's parameter group sets require_secure_transport ON."""
+        value = _retrying(_roles_module().cluster_parameter, self.cluster,
+                          "require_secure_transport")
+        return str(value).strip().upper() in ("ON", "1", "TRUE")
 
     def in_outage(self) -> bool:
         return time.time() < self.outage_until

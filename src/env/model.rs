@@ -225,6 +225,13 @@ pub struct Database {
     #[schemars(regex(pattern = r"^[A-Za-z][A-Za-z0-9_]{0,15}$"))]
     pub master_username: String,
 
+    /// The application user's name: the user the ingestion function logs in as, with only
+    /// the privileges ingestion needs and TLS required. `migrate` creates it; its password
+    /// is generated into a secret of its own, replicated like the master's.
+    #[serde(default = "default_app_username")]
+    #[schemars(regex(pattern = r"^[A-Za-z][A-Za-z0-9_]{0,31}$"))]
+    pub app_username: String,
+
     /// Days of automated backups kept in the primary Region.
     #[serde(default = "default_backup_retention_days")]
     #[schemars(range(min = 1, max = 35))]
@@ -516,6 +523,9 @@ fn default_database_name() -> String {
 }
 fn default_master_username() -> String {
     "admin".into()
+}
+fn default_app_username() -> String {
+    "app_ingest".into()
 }
 fn default_backup_retention_days() -> u8 {
     7

@@ -315,6 +315,27 @@ pub fn check(value: &Value) -> Vec<Problem> {
         }
     }
 
+    if let Some(user) = string("app_username") {
+        let path = database.key("app_username");
+        let master = string("master_username").unwrap_or("admin");
+        let message = if user.eq_ignore_ascii_case(master) {
+            Some(format!(
+                "`{user}` is the master user; the application user needs a name of its own"
+            ))
+        } else if user.eq_ignore_ascii_case(RDS_ADMIN) {
+            Some(format!("`{user}` is the user RDS manages the cluster with"))
+        } else if is_reserved(user) {
+            Some(format!("`{user}` is a reserved word in MySQL 8.0"))
+        } else {
+            None
+        };
+        if let Some(message) = message {
+            let mut problem = Problem::at_value(path, message);
+            problem.hint = Some("for example app_ingest".into());
+            problems.push(problem);
+        }
+    }
+
     if let Some(name) = string("name") {
         let path = database.key("name");
         let message = if SYSTEM_SCHEMAS

@@ -129,6 +129,12 @@ fn derived(application: &str, environment: &str, region: &str, instances: u64) -
             512,
             Plain,
         ),
+        name(
+            "the application secret's name",
+            format!("{application}/{environment}/aurora-app"),
+            512,
+            Plain,
+        ),
     ]
 }
 

@@ -157,7 +157,7 @@ fn pattern_problem(path: &FieldPath, field: &str, found: &str) -> Problem {
             format!("`{found}` is not a valid environment name"),
             "use 1 to 12 lowercase letters and digits, starting with a letter",
         ),
-        "name" | "master_username" => (
+        "name" | "master_username" | "app_username" => (
             format!("`{found}` is not a valid MySQL identifier here"),
             "start with a letter; use letters, digits and underscores",
         ),

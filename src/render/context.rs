@@ -88,6 +88,12 @@ pub(super) struct Names {
     pub secret: String,
     /// `SecretStringTemplate` of the master secret.
     pub secret_string_template: String,
+    /// The application user's secret (dbprocess logs in with it; migrate creates the user).
+    pub app_secret: String,
+    /// `SecretStringTemplate` of the application secret.
+    pub app_secret_string_template: String,
+    /// The DB cluster parameter group family of the engine version (`aurora-mysql8.0`).
+    pub parameter_group_family: String,
     pub key_alias: String,
     pub state_machine: String,
     pub state_machine_log_group: String,
@@ -142,6 +148,15 @@ impl<'a> Context<'a> {
                 "username": environment.database.master_username
             })
             .to_string(),
+            app_secret: format!(
+                "{}/{}/aurora-app",
+                environment.application, environment.environment
+            ),
+            app_secret_string_template: serde_json::json!({
+                "username": environment.database.app_username
+            })
+            .to_string(),
+            parameter_group_family: parameter_group_family(&environment.database.engine_version),
             key_alias: format!(
                 "alias/{}/{}/aurora",
                 environment.application, environment.environment
@@ -222,6 +237,16 @@ impl<'a> Context<'a> {
                 }),
         }
     }
+}
+
+/// `aurora-mysql8.0` for `8.0.mysql_aurora.3.08.2`, `aurora-mysql5.7` for Aurora MySQL 2
+/// (the family is the engine and its MySQL major version: `aws rds
+/// describe-db-engine-versions --query 'DBEngineVersions[].DBParameterGroupFamily'`).
+fn parameter_group_family(engine_version: &str) -> String {
+    let mysql = engine_version
+        .split_once(".mysql_aurora")
+        .map_or(engine_version, |(mysql, _)| mysql);
+    format!("aurora-mysql{mysql}")
 }
 
 /// The function's `Description`.

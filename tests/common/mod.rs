@@ -23,8 +23,8 @@ pub fn lambda_dir() -> PathBuf {
     dir
 }
 
-/// environments/local.yaml as the environment `name`, with a database and master user of
-/// its own (the stand-in's MariaDB serves every environment, and the plugin sets a master
+/// environments/local.yaml as the environment `name`, with a database, master user and
+/// application user of its own (the stand-in's MariaDB serves every environment, and the plugin sets a master
 /// user's password to the newest cluster's secret, so tests sharing `admin` would lock one
 /// another out) and a VPC of its own in each Region (two environments' endpoints in one VPC
 /// collide, as on AWS). Written into `dir`.
@@ -34,7 +34,7 @@ pub fn environment_named(dir: &Path, name: &str) -> PathBuf {
         .replacen("environment: local\n", &format!("environment: {name}\n"), 1)
         .replacen(
             "\ndatabase:\n",
-            &format!("\ndatabase:\n  name: {name}_db\n  master_username: {name}_admin\n"),
+            &format!("\ndatabase:\n  name: {name}_db\n  master_username: {name}_admin\n  app_username: {name}_app\n"),
             1,
         );
     assert!(text.contains(&format!("{name}_admin")), "{text}");

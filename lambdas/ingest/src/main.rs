@@ -70,7 +70,7 @@ async fn main() -> ExitCode {
         }
     };
     if cli.migrate {
-        match reviews::handlers::migrate(&db).await {
+        match reviews::handlers::migrate(&db, None).await {
             Ok(r) => println!("schema: version {} (applied {:?})", r.version, r.applied),
             Err(e) => {
                 eprintln!("ingest: migrate: {e}");

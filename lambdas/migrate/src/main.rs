@@ -1,4 +1,6 @@
-//! Creates the database and tables if missing and applies the schema migrations in order.
+//! Creates the database and tables if missing and applies the schema migrations in order,
+//! as the master user (`DB_SECRET_ID`); then creates or updates the application user
+//! dbprocess logs in as (`APP_DB_SECRET_ID`, see `reviews::schema::APP_GRANTS`).
 //! Runs only against the primary writer: write forwarding rejects DDL.
 
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
@@ -21,10 +23,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     if let Some(cluster) = config::cluster_from_env(reviews::aws::rds(&sdk))? {
         db = db.with_cluster(cluster);
     }
-    let db = &db;
+    // The application user's secret: the user dbprocess logs in as, created (or given the
+    // secret's current password) here, by the master user.
+    let app_secret =
+        config::var("APP_DB_SECRET_ID").map(|id| SecretCache::new(reviews::aws::secrets(&sdk), id));
+    let (db, app_secret) = (&db, &app_secret);
     lambda_runtime::run(service_fn(
         move |_: LambdaEvent<serde_json::Value>| async move {
-            reviews::handlers::migrate(db)
+            reviews::handlers::migrate(db, app_secret.as_ref())
                 .await
                 .map_err(|e| Diagnostic {
                     error_type: e.kind().into(),

@@ -96,6 +96,13 @@ impl DbCredentials {
     }
 }
 
+impl DbCredentials {
+    /// For the statements that set it (`schema`): never logged or put in an error.
+    pub(crate) fn password(&self) -> &str {
+        &self.password
+    }
+}
+
 impl fmt::Debug for DbCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DbCredentials")
@@ -422,6 +429,25 @@ impl Session {
         }
         self.conn.query_drop(sql).await.map_err(db(doing))?;
         Ok(self.conn.affected_rows())
+    }
+
+    /// Runs a statement that holds a secret: neither recorded nor quoted in an error (a
+    /// syntax error's message quotes the statement from where it failed).
+    pub async fn exec_secret(&mut self, sql: &str, secret: &str, doing: &str) -> Result<u64> {
+        if let Some(log) = &self.log {
+            log.record(&sql.replace(secret, "<redacted>"));
+        }
+        match self.conn.query_drop(sql).await {
+            Ok(()) => Ok(self.conn.affected_rows()),
+            Err(mysql_async::Error::Server(mut e))
+                if e.code == 1064 || e.message.contains(secret) =>
+            {
+                e.message =
+                    "(the server's message quotes the statement, which holds a secret)".into();
+                Err(db(doing)(mysql_async::Error::Server(e)))
+            }
+            Err(e) => Err(db(doing)(e)),
+        }
     }
 
     pub async fn query<T: FromRow + Send + 'static>(

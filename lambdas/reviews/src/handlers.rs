@@ -13,12 +13,12 @@
 //!   `{"key", "destination", "outcome": "moved"|"already_moved", "newer_version_pending"?,
 //!   "report_key"?}`; the version with that ETag is moved; a failed file's report and a
 //!   completed file's rejected lines go under the reports prefix ([`crate::reports`]).
-//! - migrate: `{}` → `{"database", "applied": [versions], "version"}`
+//! - migrate: `{}` → `{"database", "applied": [versions], "version", "app_user"?}`
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::Prefixes;
-use crate::db::{Database, Purpose};
+use crate::db::{Database, Purpose, SecretCache};
 use crate::error::{Error, Result};
 use std::time::{Duration, Instant};
 
@@ -304,11 +304,20 @@ fn rejects_document(key: &str, report: Option<&serde_json::Value>) -> Option<Vec
     Some(serde_json::to_vec_pretty(&body).expect("JSON value serialises"))
 }
 
-pub async fn migrate(db: &Database) -> Result<MigrationReport> {
+/// Migrates the schema as the master user (`db`'s credentials) and, with `app_user` (the
+/// application secret), creates or updates the user dbprocess logs in as.
+pub async fn migrate(db: &Database, app_user: Option<&SecretCache>) -> Result<MigrationReport> {
+    // Read afresh on every invocation: a rotated secret's password is set here.
+    let app_user = match app_user {
+        Some(secret) => Some(secret.get(true).await?),
+        None => None,
+    };
     let mut session = db.connect(Purpose::Migrate).await?;
-    let report = crate::schema::migrate(&mut session, &db.config.database).await?;
+    let report =
+        crate::schema::migrate_with(&mut session, &db.config.database, app_user.as_ref()).await;
     session.close().await;
+    let report = report?;
     tracing::info!(database = %report.database, applied = ?report.applied, version = report.version,
-        "schema is current");
+        app_user = ?report.app_user, "schema is current");
     Ok(report)
 }

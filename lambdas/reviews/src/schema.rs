@@ -16,7 +16,7 @@
 //!   transaction, so a retry after a crash skips exactly the batches that landed.
 //! - `review_rejects`: the lines that could not be stored, with line number and reason.
 
-use crate::db::Session;
+use crate::db::{DbCredentials, Session};
 use crate::error::{Error, Result};
 use crate::sql::{push_str_literal, quote_ident};
 
@@ -123,11 +123,52 @@ pub struct MigrationReport {
     pub database: String,
     pub applied: Vec<u32>,
     pub version: u32,
+    /// The application user created or updated, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_user: Option<String>,
 }
 
 /// Creates the database if missing and applies the migrations it has not recorded, in order,
 /// under a named lock so two runs at once do not race. Running it twice changes nothing.
 pub async fn migrate(session: &mut Session, database: &str) -> Result<MigrationReport> {
+    migrate_with(session, database, None).await
+}
+
+/// What the application user (dbprocess) may do: exactly what its SQL needs
+/// (lambdas/reviews/src/ingest.rs, sql.rs, and `check_ready` below), no DDL, no DELETE,
+/// nothing on other tables:
+/// - `schema_migrations`: reads the version (`check_ready`);
+/// - `ingest_objects`: reads, inserts and updates its ledger row (status, counts, lease);
+/// - `ingest_batches`: reads the committed batches and inserts one per batch;
+/// - `review_rejects`: reads the rejected lines for the report, and inserts them with
+///   `ON DUPLICATE KEY UPDATE line_no = line_no`;
+/// - `reviews`: inserts with `ON DUPLICATE KEY UPDATE reviewer_id = reviewer_id`, which
+///   reads `reviewer_id` (a column read in an update's expression needs SELECT on it:
+///   MySQL reference manual, "Privileges Provided by MySQL"); it never reads the reviews.
+///
+/// UPDATE is granted on the whole table for the upserts: MariaDB checks it on the unique
+/// key's columns of an `INSERT ... ON DUPLICATE KEY UPDATE`, not only on those it sets.
+pub const APP_GRANTS: &[(&str, &str)] = &[
+    ("SELECT", "schema_migrations"),
+    ("SELECT, INSERT, UPDATE", "ingest_objects"),
+    ("SELECT, INSERT", "ingest_batches"),
+    ("SELECT, INSERT, UPDATE", "review_rejects"),
+    ("SELECT (reviewer_id), INSERT, UPDATE", "reviews"),
+];
+
+/// [`migrate`], then, when given, the application user: created if missing (`REQUIRE
+/// SSL`: it logs in over TLS only), its password set to the secret's current one (a
+/// rotated secret takes effect here), and [`APP_GRANTS`] granted. Runs on the writer
+/// (write forwarding does not forward account statements); the secondaries replicate the
+/// primary's cluster volume, the `mysql` schema's accounts with it, and a forwarding
+/// secondary runs the user's writes on the primary with the session's context (Aurora user
+/// guide, "Using write forwarding in an Amazon Aurora global database"), where its
+/// privileges are checked.
+pub async fn migrate_with(
+    session: &mut Session,
+    database: &str,
+    app_user: Option<&DbCredentials>,
+) -> Result<MigrationReport> {
     let db = quote_ident(database).map_err(Error::Config)?;
     let mut lock_name = String::new();
     push_str_literal(&mut lock_name, &format!("deploy-migrate-{database}"));
@@ -142,7 +183,13 @@ pub async fn migrate(session: &mut Session, database: &str) -> Result<MigrationR
             "another migration of {database} holds the lock after 60 s"
         )));
     }
-    let result = apply(session, database, &db).await;
+    let mut result = apply(session, database, &db).await;
+    if let (Ok(report), Some(user)) = (&mut result, app_user) {
+        match ensure_app_user(session, &db, user).await {
+            Ok(()) => report.app_user = Some(user.username.clone()),
+            Err(e) => result = Err(e),
+        }
+    }
     let _ = session
         .exec(
             &format!("DO RELEASE_LOCK({lock_name})"),
@@ -222,7 +269,57 @@ async fn apply(session: &mut Session, database: &str, db: &str) -> Result<Migrat
         database: database.to_string(),
         applied,
         version,
+        app_user: None,
     })
+}
+
+/// MySQL and MariaDB user names are at most 32 characters (MySQL 5.7.8 and later).
+const MAX_USER_NAME: usize = 32;
+
+async fn ensure_app_user(session: &mut Session, db: &str, user: &DbCredentials) -> Result<()> {
+    let name = &user.username;
+    if name.is_empty() || name.chars().count() > MAX_USER_NAME {
+        return Err(Error::Config(format!(
+            "the application user name {name:?} must be 1 to {MAX_USER_NAME} characters"
+        )));
+    }
+    let current: Vec<String> = session
+        .query(
+            "SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1)",
+            "reading the current user",
+        )
+        .await?;
+    if current.first() == Some(name) {
+        return Err(Error::Config(format!(
+            "the application user {name} is the master user: give the application secret another username"
+        )));
+    }
+    let mut account = String::new();
+    push_str_literal(&mut account, name);
+    account.push_str("@'%'");
+    let mut password = String::new();
+    push_str_literal(&mut password, user.password());
+    // Idempotent: CREATE only when missing, then ALTER to the secret's current password
+    // and TLS requirement (both statements in MySQL 5.7, 8.0 and MariaDB).
+    for (verb, doing) in [
+        ("CREATE USER IF NOT EXISTS", "creating the application user"),
+        ("ALTER USER", "setting the application user's password"),
+    ] {
+        let sql = format!("{verb} {account} IDENTIFIED BY {password} REQUIRE SSL");
+        session
+            .exec_secret(&sql, user.password(), &format!("{doing} {name}"))
+            .await?;
+    }
+    for (privileges, table) in APP_GRANTS {
+        session
+            .exec(
+                &format!("GRANT {privileges} ON {db}.{table} TO {account}"),
+                &format!("granting {privileges} on {table} to {name}"),
+            )
+            .await?;
+    }
+    tracing::info!(user = %name, "application user is current");
+    Ok(())
 }
 
 /// Checks, without DDL, that the schema the writer needs is there: a clear error instead of

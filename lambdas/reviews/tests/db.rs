@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use common::{fixture, open_file, synthetic_lines, TestDb};
 use mysql_async::prelude::Queryable;
-use reviews::db::{Consistency, Purpose, StatementLog, TlsMode};
+use reviews::db::{
+    Consistency, CredentialSource, Database, DbCredentials, Purpose, StatementLog, TlsMode,
+};
 use reviews::ingest::{ingest_object, ingest_object_until, IngestSettings, ObjectId, Outcome};
 use reviews::Error;
 
@@ -455,7 +457,7 @@ async fn tls_required_against_a_plain_server_is_a_clear_error() {
         .connect(Purpose::Migrate)
         .await
         .err()
-        .expect("the test server has no TLS");
+        .expect("no TLS that the built-in roots trust: none, or the stand-in's own CA");
     assert!(
         err.to_string()
             .starts_with("cannot connect to the database at"),
@@ -683,5 +685,140 @@ async fn the_schema_upgrades_from_version_2_with_its_data() {
     .await
     .unwrap();
     assert_eq!((r.inserted, r.already_present), (1, 1));
+    t.drop_db().await;
+}
+
+/// The stand-in's certificate authority, which signed MariaDB's certificate (local/up.sh
+/// makes it under its state directory; `DEPLOY_TEST_MYSQL_CA` names another).
+fn stand_in_ca() -> std::path::PathBuf {
+    let ca = std::env::var("DEPLOY_TEST_MYSQL_CA")
+        .map(Into::into)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap())
+                .join("../../.local/tls/ca.pem")
+        });
+    assert!(
+        ca.is_file(),
+        "no {}: the test MariaDB has no TLS; restart it with `make local-down local-up` \
+         (or set DEPLOY_TEST_MYSQL_CA)",
+        ca.display()
+    );
+    ca
+}
+
+/// What `migrate` does for dbprocess (reviews::schema::APP_GRANTS): the application user
+/// logs in over TLS only, ingests with exactly its grants, and can run no DDL; a second
+/// migrate with a rotated password changes the password, and nothing logs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_application_user_ingests_over_tls_only_and_runs_no_ddl() {
+    let t = TestDb::new("appuser").await;
+    let user = format!("a{}", &t.name[1..]);
+    let (first, rotated) = ("First-pw-8c7b6a5d4e", "Rotated-pw-1a2b3c4d");
+    let log = StatementLog::default();
+    let admin = t.database().with_statement_log(log.clone());
+    let mut s = admin.connect(Purpose::Migrate).await.unwrap();
+    for password in [first, rotated] {
+        let report = reviews::schema::migrate_with(
+            &mut s,
+            &t.name,
+            Some(&DbCredentials::new(&user, password)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.app_user.as_deref(), Some(user.as_str()));
+    }
+    // The master user cannot be made the application user (its password would change).
+    let err = reviews::schema::migrate_with(
+        &mut s,
+        &t.name,
+        Some(&DbCredentials::new(&t.user, "whatever-it-is")),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("is the master user"), "{err}");
+    s.close().await;
+    let statements = log.statements();
+    assert!(
+        statements
+            .iter()
+            .all(|s| !s.contains(first) && !s.contains(rotated)),
+        "a password was recorded"
+    );
+    assert!(statements.iter().any(|s| s.starts_with("ALTER USER")
+        && s.contains("<redacted>")
+        && s.ends_with("REQUIRE SSL")));
+
+    let as_user = |password: &str, tls: bool| {
+        let mut config = t.config();
+        if tls {
+            config.tls = TlsMode::Required;
+            config.ca_bundle = Some(stand_in_ca());
+        }
+        Database::new(
+            config,
+            CredentialSource::Fixed(DbCredentials::new(&user, password)),
+        )
+    };
+    // REQUIRE SSL: a plain login is refused as MariaDB and MySQL refuse it ("Access denied").
+    let err = as_user(rotated, false)
+        .connect(Purpose::Write)
+        .await
+        .err()
+        .expect("a plain login of a REQUIRE SSL user");
+    assert!(err.is_auth_failure(), "{err}");
+    // The first password no longer works; the rotated one does, over TLS.
+    let err = as_user(first, true)
+        .connect(Purpose::Write)
+        .await
+        .err()
+        .expect("the old password");
+    assert!(err.is_auth_failure(), "{err}");
+    let app = as_user(rotated, true);
+    let obj = ObjectId::new("book-reviews/reviews/mixed.json", "\"etag-1\"");
+    let r = ingest_object(
+        &app,
+        &settings("us-east-1"),
+        &obj,
+        open_file(fixture("mixed.json")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.outcome, Outcome::Ingested);
+    assert_eq!((r.inserted, r.rejected), (4, 4));
+    let again = ingest_object(
+        &app,
+        &settings("us-east-1"),
+        &obj,
+        open_file(fixture("mixed.json")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.outcome, Outcome::AlreadyIngested);
+
+    let mut session = app.connect(Purpose::Write).await.unwrap();
+    for (statement, code) in [
+        ("DROP TABLE reviews", 1142),
+        ("CREATE TABLE extra (a INT)", 1142),
+        ("ALTER TABLE reviews ADD COLUMN extra INT", 1142),
+        ("TRUNCATE TABLE ingest_batches", 1142),
+        ("DELETE FROM reviews", 1142),
+        ("UPDATE schema_migrations SET version = 99", 1142),
+    ] {
+        match session.exec(statement, "trying").await.unwrap_err() {
+            Error::Database {
+                source: mysql_async::Error::Server(e),
+                ..
+            } => assert_eq!(e.code, code, "{statement}: {}", e.message),
+            other => panic!("{statement}: {other}"),
+        }
+    }
+    let read = session
+        .query::<String>("SELECT review_text FROM reviews", "reading reviews")
+        .await
+        .unwrap_err();
+    assert!(read.to_string().contains("1143"), "{read}");
+    session.close().await;
+
+    t.drop_user(&user).await;
     t.drop_db().await;
 }

@@ -95,7 +95,7 @@ async fn a_full_run_never_logs_the_password() {
             .await
             .unwrap();
     }
-    handlers::migrate(&db).await.unwrap();
+    handlers::migrate(&db, None).await.unwrap();
     let prefixes = Prefixes {
         pending: "book-reviews/reviews/".into(),
         completed: "book-reviews/completed/".into(),
@@ -143,7 +143,7 @@ async fn a_full_run_never_logs_the_password() {
     }
     // A refused login logs too.
     t.set_password(&user, "another-one").await;
-    let _ = handlers::migrate(&state.db).await.unwrap_err();
+    let _ = handlers::migrate(&state.db, None).await.unwrap_err();
     t.drop_user(&user).await;
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
