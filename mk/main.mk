@@ -8,7 +8,7 @@ build: ## build the deploy CLI
 	cargo build --bin deploy
 
 .PHONY: install
-install: ## put deploy on PATH (~/.cargo/bin), reusing the debug build make already made
+install: ## put deploy on PATH (~/.cargo/bin), reusing the dependencies make already built
 	cargo install --path . --locked --debug --force --target-dir $(CARGO_TARGET_DIR)
 
 .PHONY: demo
