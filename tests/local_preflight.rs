@@ -29,6 +29,14 @@ fn refused(path: &str) -> String {
     stderr
 }
 
+/// The EC2 filter for what lies in `vpc`.
+fn in_vpc(vpc: &str) -> aws_sdk_ec2::types::Filter {
+    aws_sdk_ec2::types::Filter::builder()
+        .name("vpc-id")
+        .values(vpc)
+        .build()
+}
+
 fn environment(dir: &Path, name: &str) -> (String, Environment) {
     let file = environment_named(dir, name);
     let environment = deploy::env::load(&file).unwrap();
@@ -45,12 +53,7 @@ async fn an_s3_endpoint_already_in_the_vpc_is_refused_unless_the_file_reuses_it(
     let vpc = vpc_of_own(&environment, "us-east-1", "prevpce");
     let table = ec2
         .describe_route_tables()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("vpc-id")
-                .values(&vpc)
-                .build(),
-        )
+        .filters(in_vpc(&vpc))
         .send()
         .await
         .unwrap()
@@ -61,12 +64,7 @@ async fn an_s3_endpoint_already_in_the_vpc_is_refused_unless_the_file_reuses_it(
     // Someone else's S3 gateway endpoint on the VPC's route table.
     let existing = ec2
         .describe_vpc_endpoints()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("vpc-id")
-                .values(&vpc)
-                .build(),
-        )
+        .filters(in_vpc(&vpc))
         .send()
         .await
         .unwrap();
@@ -141,12 +139,7 @@ async fn a_private_dns_secrets_manager_endpoint_is_refused_and_a_reuse_needs_an_
     let vpc = vpc_of_own(&environment, "us-east-2", "prevpsm");
     let subnets = ec2
         .describe_subnets()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("vpc-id")
-                .values(&vpc)
-                .build(),
-        )
+        .filters(in_vpc(&vpc))
         .send()
         .await
         .unwrap();
@@ -155,12 +148,7 @@ async fn a_private_dns_secrets_manager_endpoint_is_refused_and_a_reuse_needs_an_
     // earlier failed run's removed first: the VPC is this test's own).
     let earlier: Vec<String> = ec2
         .describe_vpc_endpoints()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("vpc-id")
-                .values(&vpc)
-                .build(),
-        )
+        .filters(in_vpc(&vpc))
         .send()
         .await
         .unwrap()
