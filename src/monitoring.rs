@@ -67,6 +67,57 @@ pub async fn latest_replication_lag(
     Ok(latest)
 }
 
+/// One of the environment's alarms, as CloudWatch reports it now.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AlarmState {
+    pub region: String,
+    pub name: String,
+    /// `OK`, `ALARM` or `INSUFFICIENT_DATA`.
+    pub state: String,
+    /// CloudWatch's reason for the state, for an alarm that is not OK.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The environment's alarms in `region` (their names start with the environment's
+/// prefix; see the pipeline template). An alarm whose condition keeps it out of this
+/// Region (the replication lag alarms where the writer is) is simply not there.
+pub async fn alarms(
+    aws: &AwsContext,
+    region: &str,
+    names: &[&str],
+) -> anyhow::Result<Vec<AlarmState>> {
+    let response = aws
+        .cloudwatch(region)
+        .describe_alarms()
+        .set_alarm_names(Some(names.iter().map(|n| n.to_string()).collect()))
+        .send()
+        .await
+        .map_err(crate::aws::api_error)
+        .with_context(|| format!("reading the alarms in {region}"))?;
+    let mut alarms: Vec<AlarmState> = response
+        .metric_alarms()
+        .iter()
+        .map(|alarm| {
+            let state = alarm
+                .state_value()
+                .map_or("INSUFFICIENT_DATA", |s| s.as_str())
+                .to_string();
+            AlarmState {
+                region: region.to_string(),
+                name: alarm.alarm_name().unwrap_or_default().to_string(),
+                reason: (state != "OK")
+                    .then(|| alarm.state_reason().map(str::to_string))
+                    .flatten(),
+                state,
+            }
+        })
+        .collect();
+    // In the template's order, not CloudWatch's.
+    alarms.sort_by_key(|alarm| names.iter().position(|n| *n == alarm.name));
+    Ok(alarms)
+}
+
 /// The dashboard's address in the CloudWatch console of `region`'s partition.
 pub fn dashboard_url(region: &str, dashboard: &str) -> String {
     let host = match regions::partition(region) {

@@ -205,8 +205,9 @@ impl fmt::Display for Function {
     }
 }
 
-/// The pipeline stack's parameter that names the Region holding the writer, when the
-/// schedule follows the writer: only that Region's schedule is enabled.
+/// The pipeline stack's parameter that names the Region holding the writer: the
+/// replication lag alarms exist everywhere else, and a schedule that follows the writer
+/// is enabled only there.
 pub const WRITER_REGION_PARAMETER: &str = "WriterRegion";
 
 /// The file has a schedule that runs only where the writer is.
@@ -424,12 +425,12 @@ fn parameters(
                     output(Part::Database, here, "DatabaseKeyArn"),
                 ));
             }
-            if schedule_follows_writer(environment) {
-                parameters.push(parameter(
-                    WRITER_REGION_PARAMETER,
-                    ParameterSource::WriterRegion,
-                ));
-            }
+            // What follows the writer: the replication lag alarms (everywhere else), and
+            // the schedule when it runs only there.
+            parameters.push(parameter(
+                WRITER_REGION_PARAMETER,
+                ParameterSource::WriterRegion,
+            ));
             parameters
         }
         // Values from stacks in other Regions: the CLI carries them (no cross-Region

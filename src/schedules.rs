@@ -117,31 +117,37 @@ pub async fn read(
 }
 
 /// What moving the schedule did in one Region.
+/// One Region's pipeline stack, pointed at the new writer.
 #[derive(Debug, Clone, Serialize)]
-pub struct ScheduleMove {
+pub struct PipelineMove {
     pub region: String,
-    /// The state the schedule is given there: `ENABLED` in the writer's Region (it keeps
-    /// its old state when the update failed).
-    pub state: &'static str,
+    /// `writer` in the new writer's Region (no replication lag alarms there), `replica`
+    /// elsewhere.
+    pub role: &'static str,
+    /// A schedule that follows the writer: `ENABLED` in the writer's Region, `DISABLED`
+    /// elsewhere (it keeps its old state when the update failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<&'static str>,
     /// `updated`, `no changes`, `not deployed` or `failed`.
     pub result: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
-/// Points every Region's pipeline stack at `writer` (its `WriterRegion` parameter), so the
-/// schedule is enabled there and disabled elsewhere. After a switchover the old writer's
-/// schedule is disabled before the new one is enabled (never two at once); after a
-/// failover the new writer's comes first, since the old Region may not answer. A Region
-/// that fails is reported, not fatal: the writer has moved already, and `deploy up`
-/// sets the parameter again.
+/// Points every Region's pipeline stack at `writer` (its `WriterRegion` parameter): the
+/// replication lag alarms leave the writer's Region and exist everywhere else, and a
+/// schedule that follows the writer is enabled there and disabled elsewhere. After a
+/// switchover the old writer's stack is updated before the new one (never two schedules
+/// enabled at once); after a failover the new writer's comes first, since the old Region
+/// may not answer. A Region that fails is reported, not fatal: the writer has moved
+/// already, and `deploy up` sets the parameter again.
 pub async fn follow_writer(
     environment: &Environment,
     aws: &AwsContext,
     writer: &str,
     writer_first: bool,
     progress: &dyn Progress,
-) -> Vec<ScheduleMove> {
+) -> Vec<PipelineMove> {
     let plan = StackPlan::for_environment(environment);
     let mut stacks: Vec<_> = plan
         .stacks()
@@ -153,11 +159,10 @@ pub async fn follow_writer(
     let printer: Arc<dyn Progress> = Arc::new(Printer::plain());
     let mut moves = Vec::new();
     for stack in stacks {
-        let state = if stack.region == writer {
-            "ENABLED"
-        } else {
-            "DISABLED"
-        };
+        let holds_writer = stack.region == writer;
+        let role = if holds_writer { "writer" } else { "replica" };
+        let schedule = crate::plan::schedule_follows_writer(environment)
+            .then_some(if holds_writer { "ENABLED" } else { "DISABLED" });
         let client = StackClient::new(
             aws.cloudformation(&stack.region),
             &stack.region,
@@ -170,16 +175,20 @@ pub async fn follow_writer(
             Err(error) => ("failed".to_string(), Some(format!("{error:#}"))),
         };
         progress.message(&format!(
-            "schedule in {}: {state} ({result}{})",
+            "pipeline in {}: {role}{} ({result}{})",
             stack.region,
+            schedule
+                .map(|s| format!(", schedule {s}"))
+                .unwrap_or_default(),
             error
                 .as_deref()
                 .map(|e| format!(": {e}"))
                 .unwrap_or_default()
         ));
-        moves.push(ScheduleMove {
+        moves.push(PipelineMove {
             region: stack.region.clone(),
-            state,
+            role,
+            schedule,
             result,
             error,
         });
@@ -199,7 +208,7 @@ async fn point_at_writer(
     let before = previous.len();
     previous.retain(|key| key != WRITER_REGION_PARAMETER);
     if previous.len() == before {
-        // Deployed before the schedule followed the writer: `deploy up` adds it.
+        // Deployed before the pipeline followed the writer: `deploy up` adds it.
         return Ok("not deployed");
     }
     // Every other parameter keeps its deployed value, as CloudFormation holds it.

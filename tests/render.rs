@@ -423,7 +423,15 @@ fn every_region_has_the_resources_the_application_needs() {
                 count("AWS::RDS::DBInstance"),
                 usize::from(region.instance_count)
             );
-            assert_eq!(count("AWS::KMS::Key"), 1, "{r}");
+            let alerts_topic = environment
+                .alerts
+                .as_ref()
+                .is_some_and(|alerts| alerts.creates_topics());
+            assert_eq!(
+                count("AWS::KMS::Key"),
+                1 + usize::from(alerts_topic),
+                "{r}: the database's (and the alerts topic's)"
+            );
             assert_eq!(
                 count("AWS::SecretsManager::Secret"),
                 2 * usize::from(is_primary),
@@ -455,10 +463,12 @@ fn every_region_has_the_resources_the_application_needs() {
             );
             assert_eq!(count("AWS::Logs::LogGroup"), 5, "{r}");
             assert_eq!(count("AWS::RDS::DBSubnetGroup"), 1, "{r}");
+            // Every Region can come to replicate from the writer: the lag alarms are
+            // there in each, kept out of the writer's Region by their condition.
             assert_eq!(
                 count("AWS::CloudWatch::Alarm"),
-                usize::from(!is_primary),
-                "{r}: replication lag alarm in secondaries only"
+                4,
+                "{r}: replication lag over the threshold and missing, failed executions, failed files"
             );
         }
     }
@@ -795,10 +805,44 @@ fn the_dashboard_reads_every_region_from_the_primary() {
             .keys()
             .cloned()
             .collect();
+        // Pseudo parameters (the alarms' ARNs name the account and partition) aside.
+        let used: BTreeSet<String> = used
+            .into_iter()
+            .filter(|placeholder| !placeholder.starts_with("AWS::"))
+            .collect();
         assert_eq!(
             used, declared,
             "{file}: placeholders are exactly the parameters"
         );
+
+        // The alarm widget names every alarm the pipeline templates create, Region by Region.
+        let alarm_widget = body["widgets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["type"] == "alarm")
+            .expect("an alarm status widget");
+        let listed: Vec<&str> = alarm_widget["properties"]["alarms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        let mut created = Vec::new();
+        for region in environment.all_regions() {
+            let pipeline = pipeline_of(&rendered, &region.region);
+            for (_, alarm) in resources_of_type(&pipeline, "AWS::CloudWatch::Alarm") {
+                created.push(format!(
+                    "arn:<AWS::Partition>:cloudwatch:{}:<AWS::AccountId>:alarm:{}",
+                    region.region,
+                    alarm["Properties"]["AlarmName"].as_str().unwrap()
+                ));
+            }
+        }
+        let mut listed_sorted: Vec<String> = listed.iter().map(|a| a.to_string()).collect();
+        listed_sorted.sort();
+        created.sort();
+        assert_eq!(listed_sorted, created, "{file}");
 
         let cluster = |region: &str| format!("<ClusterIdentifier{}>", pascal(region));
         // Replication lag: one widget per secondary, reading that Region.
@@ -1018,7 +1062,7 @@ fn no_hard_coded_partition_and_no_wildcard_actions() {
                     // policy's root statement is AWS's default that lets IAM govern the key.
                     let tls_deny = statement["Effect"] == "Deny"
                         && statement["Sid"] == "DenyInsecureTransport";
-                    let key_root = place == "DatabaseKey"
+                    let key_root = ["DatabaseKey", "AlertsKey"].contains(&place.as_str())
                         && statement["Sid"] == "EnableIamPolicies"
                         && actions == ["kms:*"];
                     assert!(
@@ -1415,8 +1459,8 @@ fn a_schedule_in_every_region_is_enabled_everywhere_and_without_a_schedule_nothi
         assert_eq!(schedule["State"], "ENABLED");
         assert_eq!(schedule["ScheduleExpression"], "rate(30 minutes)");
         assert_eq!(schedule["ScheduleExpressionTimezone"], "UTC");
-        assert!(template.get("Conditions").is_none());
-        assert!(template["Parameters"].get("WriterRegion").is_none());
+        // The Region holding the writer still decides where the lag alarms are.
+        assert!(template["Parameters"].get("WriterRegion").is_some());
     }
 
     let mut environment = deploy::env::load(&manifest_path(PROD)).unwrap();
@@ -1433,7 +1477,6 @@ fn a_schedule_in_every_region_is_enabled_everywhere_and_without_a_schedule_nothi
             "ScheduleDeadLetterQueue",
             "ListRunningExecutions",
             "SeeRunningExecutions",
-            "WriterRegion",
         ] {
             assert!(
                 !template.body.contains(absent),
@@ -1555,5 +1598,113 @@ fn application_secret_and_tls_parameter_groups() {
                 app.as_str()
             );
         }
+    }
+}
+
+/// Alerts (README, "Alerts"): a topic per Region, encrypted with a key CloudWatch may use,
+/// subscribed to by each address; or the file's own topic in each Region; every alarm
+/// notifies it on ALARM and back to OK. The replication lag alarms stay out of the
+/// writer's Region, and a lag that stops being reported is an alarm, not OK.
+#[test]
+fn alarms_notify_the_alerts_topic_of_their_region() {
+    let mut environment = deploy::env::load(&manifest_path(PROD)).unwrap();
+    environment.alerts = Some(deploy::env::Alerts {
+        email: vec!["oncall@example.com".into()],
+        https: vec!["https://hooks.example.com/alerts".into()],
+        ..Default::default()
+    });
+    let rendered = render(&environment).unwrap();
+    for region in environment.all_regions() {
+        let template = pipeline_of(&rendered, &region.region);
+        let resources = &template["Resources"];
+        let topic = &resources["AlertsTopic"]["Properties"];
+        assert_eq!(topic["TopicName"], "book-reviews-prod-alerts");
+        assert_eq!(topic["KmsMasterKeyId"], json!({"Ref": "AlertsKey"}));
+        let key_policy = &resources["AlertsKey"]["Properties"]["KeyPolicy"]["Statement"];
+        let cloudwatch = key_policy
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Principal"]["Service"] == "cloudwatch.amazonaws.com")
+            .expect("CloudWatch may use the topic's key");
+        assert_eq!(
+            cloudwatch["Action"],
+            json!(["kms:Decrypt", "kms:GenerateDataKey"])
+        );
+        let mut endpoints: Vec<(String, String)> =
+            resources_of_type(&template, "AWS::SNS::Subscription")
+                .into_iter()
+                .map(|(_, s)| {
+                    assert_eq!(s["Properties"]["TopicArn"], json!({"Ref": "AlertsTopic"}));
+                    (
+                        s["Properties"]["Protocol"].as_str().unwrap().into(),
+                        s["Properties"]["Endpoint"].as_str().unwrap().into(),
+                    )
+                })
+                .collect();
+        endpoints.sort();
+        assert_eq!(
+            endpoints,
+            [
+                ("email".into(), "oncall@example.com".into()),
+                ("https".into(), "https://hooks.example.com/alerts".into())
+            ]
+        );
+        let alarms = resources_of_type(&template, "AWS::CloudWatch::Alarm");
+        assert_eq!(alarms.len(), 4);
+        for (name, alarm) in alarms {
+            let properties = &alarm["Properties"];
+            assert_eq!(
+                properties["AlarmActions"],
+                json!([{"Ref": "AlertsTopic"}]),
+                "{name}"
+            );
+            assert_eq!(
+                properties["OKActions"],
+                json!([{"Ref": "AlertsTopic"}]),
+                "{name}"
+            );
+            let follows_writer = name.starts_with("ReplicationLag");
+            assert_eq!(
+                alarm.get("Condition") == Some(&json!("ReplicatesFromTheWriter")),
+                follows_writer,
+                "{name}"
+            );
+        }
+        assert_eq!(
+            resources["ReplicationLagMissingAlarm"]["Properties"]["TreatMissingData"],
+            "breaching"
+        );
+    }
+
+    // Existing topics: none created, each Region's alarms notify that Region's topic.
+    let topic = |region: &str| format!("arn:aws:sns:{region}:123456789012:ops");
+    environment.alerts = Some(deploy::env::Alerts {
+        topics: environment
+            .all_regions()
+            .map(|r| (r.region.clone(), topic(&r.region)))
+            .collect(),
+        ..Default::default()
+    });
+    let rendered = render(&environment).unwrap();
+    for region in environment.all_regions() {
+        let template = pipeline_of(&rendered, &region.region);
+        assert!(template["Resources"].get("AlertsTopic").is_none());
+        assert!(template["Resources"].get("AlertsKey").is_none());
+        for (name, alarm) in resources_of_type(&template, "AWS::CloudWatch::Alarm") {
+            assert_eq!(
+                alarm["Properties"]["AlarmActions"],
+                json!([topic(&region.region)]),
+                "{name}"
+            );
+        }
+    }
+
+    // Without alerts the alarms are there, notifying nobody.
+    environment.alerts = None;
+    let rendered = render(&environment).unwrap();
+    let template = pipeline_of(&rendered, "us-east-1");
+    for (name, alarm) in resources_of_type(&template, "AWS::CloudWatch::Alarm") {
+        assert!(alarm["Properties"].get("AlarmActions").is_none(), "{name}");
     }
 }

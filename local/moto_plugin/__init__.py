@@ -8,7 +8,9 @@ installs the plugin and then runs moto's own server main.
 Each part lives in its own module and has its own test under local/tests/:
 - cloudformation: `{{resolve:secretsmanager:...}}`, Outputs/exports for stacks deployed
   through change sets, DependsOn order in change sets, failed executions roll back; a
-  parameter change updates the resources that read it through a condition.
+  parameter change updates the resources that read it through a condition, and creates or
+  deletes those whose Condition it flips; a resource type the stand-in does not implement
+  fails the stack (moto skipped it and reported success).
 - scheduler: AWS::Scheduler::Schedule (into moto's Scheduler backend), refusing a time
   zone that is not IANA and a role Scheduler cannot assume.
 - rds: AWS::RDS::GlobalCluster, AWS::RDS::DBCluster (incl. cross-Region secondaries),
@@ -21,9 +23,13 @@ Each part lives in its own module and has its own test under local/tests/:
   forwarding, the inactive writer endpoint of a secondary); outages, also on switchover.
 - ec2: a second S3 gateway endpoint on the same route tables, or a second private-DNS
   interface endpoint for a service, refused as AWS refuses them; a stack's VPC endpoints
-  deleted with it.
+  deleted with it; AWS::EC2::SecurityGroupEgress.
 - cloudwatch: CloudWatch over Smithy RPC v2 CBOR (the Rust SDK's protocol), translated to
   moto's JSON-protocol handler.
+- cloudwatch_alarms: AWS::CloudWatch::Alarm, with PutMetricAlarm's refusals (an SNS
+  action in another Region, more than five actions, periods, enumerations).
+- sns: AWS::SNS::Subscription (email and https pending confirmation, endpoints checked)
+  and AWS::SNS::TopicPolicy.
 - secretsmanager: AWS::SecretsManager::Secret (GenerateSecretString, ReplicaRegions) and
   AWS::SecretsManager::SecretTargetAttachment.
 - iam: IAM enforced as AWS enforces it (with INITIAL_NO_AUTH_ACTION_COUNT=0): the `test`

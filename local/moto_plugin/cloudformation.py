@@ -23,9 +23,12 @@ from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import ChangeSet, Event, cloudformation_backends
 from moto.secretsmanager.models import secretsmanager_backends
 
+from .cloudwatch_alarms import CfnAlarm
+from .ec2 import CfnSecurityGroupEgress
 from .rds import CfnDBCluster, CfnDBClusterParameterGroup, CfnDBInstance, CfnGlobalCluster
 from .scheduler import CfnSchedule
 from .secretsmanager import CfnSecret, CfnSecretTargetAttachment
+from .sns import CfnSubscription, CfnTopicPolicy
 
 PLUGIN_MODELS = {
     model.cloudformation_type(): model
@@ -37,6 +40,10 @@ PLUGIN_MODELS = {
         CfnSecret,
         CfnSecretTargetAttachment,
         CfnSchedule,
+        CfnAlarm,
+        CfnSecurityGroupEgress,
+        CfnSubscription,
+        CfnTopicPolicy,
     )
 }
 
@@ -103,10 +110,21 @@ def resolve_dynamic_references(value: Any, account_id: str, region_name: str) ->
 _moto_parse_resource = parsing.parse_resource
 
 
+class UnsupportedResourceType(ValidationError):
+    """moto skips a type it does not know, with a warning, and reports the stack created:
+    a resource the stack's users rely on would be missing while the deploy passes."""
+
+    def __init__(self, resource_type: str):
+        super().__init__(
+            message=f"the local stand-in does not implement {resource_type}: moto would skip "
+            "it and report success; add it to local/moto_plugin"
+        )
+
+
 def parse_resource(resource_json: dict[str, Any], resources_map: Any) -> Any:
     parsed = _moto_parse_resource(resource_json, resources_map)
     if not parsed:
-        return parsed
+        raise UnsupportedResourceType(resource_json["Type"])
     resource_class, cleaned, resource_type = parsed
     # Resolved in the stack's Region, at the moment the resource is created or updated,
     # and only in Properties (AWS rejects them in Outputs).
@@ -126,7 +144,9 @@ def yaml_tag_constructor(loader: Any, tag: str, node: Any) -> Any:
     form's items as YAML nodes; CloudFormation splits at the first dot only."""
     import yaml
 
-    key = "Ref" if tag == "!Ref" else f"Fn::{tag[1:]}"
+    # `!Condition name` is the short form of `Condition: name` (inside Fn::And, Fn::Not,
+    # Fn::Or), not of a function.
+    key = {"!Ref": "Ref", "!Condition": "Condition"}.get(tag, f"Fn::{tag[1:]}")
     if isinstance(node, yaml.SequenceNode):
         value: Any = loader.construct_sequence(node, deep=True)
     elif isinstance(node, yaml.MappingNode):
@@ -260,9 +280,23 @@ def parse_and_create_resource(logical_id: str, resource_json: dict[str, Any], *a
         raise
 
 
-def parse_and_update_resource(logical_id: str, resource_json: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+def parse_and_update_resource(logical_id: str, resource_json: dict[str, Any], resources_map: Any,
+                              *args: Any, **kwargs: Any) -> Any:
+    # moto updates a resource whatever its Condition says. CloudFormation deletes one whose
+    # condition turned false and creates one whose condition turned true (user guide,
+    # "Conditions syntax": a resource is created only while its condition is true).
+    condition = resource_json.get("Condition")
+    if condition is not None:
+        exists = logical_id in resources_map._parsed_resources
+        if not resources_map.lazy_condition_map[condition]:
+            if exists:
+                resource = resources_map._parsed_resources.pop(logical_id)
+                resources_map._delete_resource(resource, resource_json)
+            return None  # dropped from the map again by update (below)
+        if not exists:
+            return resources_map[logical_id]
     try:
-        return _moto_parse_and_update_resource(logical_id, resource_json, *args, **kwargs)
+        return _moto_parse_and_update_resource(logical_id, resource_json, resources_map, *args, **kwargs)
     except Exception as error:
         _label_failure(error, logical_id, resource_json)
         raise
@@ -275,6 +309,16 @@ def _refresh_exports(stack: Any) -> None:
     backend._validate_export_uniqueness(stack)
     for export in stack.exports:
         backend.exports[export.name] = export
+
+
+_moto_resource_map_update = parsing.ResourceMap.update
+
+
+def resource_map_update(self: Any, template: dict[str, Any], parameters: Any = None) -> None:
+    _moto_resource_map_update(self, template, parameters)
+    # moto records the None that a resource whose condition is false updates to.
+    for logical_id in [k for k, v in self._parsed_resources.items() if v is None]:
+        del self._parsed_resources[logical_id]
 
 
 def change_set_apply(self: ChangeSet) -> None:
@@ -424,6 +468,7 @@ def install() -> None:
     parsing.parse_and_create_resource = parse_and_create_resource
     parsing.parse_and_update_resource = parse_and_update_resource
     parsing.ResourceMap.build_resource_diff = build_resource_diff
+    parsing.ResourceMap.update = resource_map_update
     parsing.get_references_from_template = get_references_from_template
     ChangeSet.apply = change_set_apply
     from moto.cloudformation import responses as cfn_responses

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from moto.core.common_models import CloudFormationModel
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.vpcs import VPCEndPoint, VPCBackend
@@ -73,3 +74,71 @@ def install() -> None:
     VPCBackend.create_vpc_endpoint = create_vpc_endpoint
     VPCEndPoint.delete_from_cloudformation_json = classmethod(delete_from_cloudformation_json)
     VPCEndPoint.delete = delete
+
+
+class CfnSecurityGroupEgress(CloudFormationModel):
+    """AWS::EC2::SecurityGroupEgress, which moto 5.2.5 skips (it has the ingress one): the
+    rule is authorised on its group (AuthorizeSecurityGroupEgress) and revoked with its
+    stack. Exactly one destination, as EC2 requires."""
+
+    __module__ = "moto.ec2.models.security_groups"
+
+    def __init__(self, account_id: str, region_name: str, group_id: str, rule: dict[str, Any]):
+        self.account_id = account_id
+        self.region_name = region_name
+        self.group_id = group_id
+        self.rule = rule
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::EC2::SecurityGroupEgress"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> "CfnSecurityGroupEgress":
+        props = cloudformation_json["Properties"]
+        destinations = [
+            key
+            for key in ("CidrIp", "CidrIpv6", "DestinationPrefixListId", "DestinationSecurityGroupId")
+            if props.get(key)
+        ]
+        if len(destinations) != 1:
+            raise EC2ClientError(
+                "InvalidParameterCombination",
+                "exactly one of CidrIp, CidrIpv6, DestinationPrefixListId and "
+                f"DestinationSecurityGroupId is required (found {destinations or 'none'})",
+            )
+        rule = {
+            "ip_protocol": str(props["IpProtocol"]),
+            "from_port": props.get("FromPort"),
+            "to_port": props.get("ToPort"),
+            "ip_ranges": [{"CidrIp": props["CidrIp"], "Description": props.get("Description")}]
+            if props.get("CidrIp")
+            else [],
+            "source_groups": [{"GroupId": props["DestinationSecurityGroupId"]}]
+            if props.get("DestinationSecurityGroupId")
+            else [],
+        }
+        ec2_backends[account_id][region_name].authorize_security_group_egress(
+            props["GroupId"], **rule
+        )
+        return cls(account_id, region_name, props["GroupId"], rule)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = ec2_backends[account_id][region_name]
+        if backend.get_security_group_by_name_or_id(self.group_id) is None:
+            return  # its group went first
+        backend.revoke_security_group_egress(self.group_id, **self.rule)
+
+    def is_created(self) -> bool:
+        return True

@@ -12,6 +12,7 @@ use crate::env::{self, Environment};
 use crate::monitoring;
 use crate::plan::{Part, StackPlan};
 use crate::progress::{Printer, Progress as _};
+use crate::render::AlarmNames;
 use crate::schedules;
 use crate::topology::{self, Member};
 
@@ -27,6 +28,8 @@ pub struct StatusReport {
     /// The pipeline's schedule in each Region (empty when the file has none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub schedules: Vec<schedules::RegionSchedule>,
+    /// Every Region's alarms and their states (what is deployed of them).
+    pub alarms: Vec<monitoring::AlarmState>,
     /// The CloudWatch console address of the dashboard; `None` when the monitoring stack
     /// is not deployed.
     pub dashboard_url: Option<String>,
@@ -179,6 +182,14 @@ pub async fn status(environment: &Environment, aws: &AwsContext) -> anyhow::Resu
             progress.message(&format!("warning: {error:#}"));
             Vec::new()
         });
+    let mut alarms = Vec::new();
+    for region in environment.all_regions() {
+        let names = AlarmNames::for_region(environment, &region.region);
+        match monitoring::alarms(aws, &region.region, &names.all()).await {
+            Ok(found) => alarms.extend(found),
+            Err(error) => progress.message(&format!("warning: {error:#}")),
+        }
+    }
     Ok(StatusReport {
         environment: environment.name_prefix(),
         stacks,
@@ -186,6 +197,7 @@ pub async fn status(environment: &Environment, aws: &AwsContext) -> anyhow::Resu
         note,
         buckets,
         schedules,
+        alarms,
         dashboard_url,
     })
 }
@@ -307,6 +319,22 @@ pub fn render_text(report: &StatusReport) -> String {
             };
             out.push_str(&line);
             out.push('\n');
+        }
+    }
+    if !report.alarms.is_empty() {
+        out.push_str("\nalarms\n");
+        for alarm in &report.alarms {
+            out.push_str(&format!(
+                "  {:<15} {:<17} {}{}\n",
+                alarm.region,
+                alarm.state,
+                alarm.name,
+                alarm
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ));
         }
     }
     out.push_str("\ndashboard\n");

@@ -8,8 +8,9 @@
 //! loses the writes that had not replicated yet. Neither touches the database stacks:
 //! CloudFormation change sets compare templates, not live state, so `deploy up` with the
 //! same file changes nothing afterwards and only notes that the live writer is not the
-//! file's primary. A schedule that follows the writer is moved with it (the pipeline
-//! stacks' `WriterRegion` parameter, see [`crate::schedules`]).
+//! file's primary. The pipeline stacks follow the writer (their `WriterRegion` parameter,
+//! see [`crate::schedules`]): the replication lag alarms, and a schedule that runs where
+//! the writer is.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +21,6 @@ use serde::Serialize;
 use crate::aws::AwsContext;
 use crate::cli::{FailoverArgs, OutputFormat, SwitchoverArgs};
 use crate::env::{self, Environment};
-use crate::plan::schedule_follows_writer;
 use crate::progress::{Printer, Progress};
 use crate::schedules;
 use crate::stacks::Confirm;
@@ -99,7 +99,8 @@ pub struct WriterChangeReport {
     pub note: Option<String>,
     /// The pipeline's schedule in each Region, when it follows the writer.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub schedules: Vec<schedules::ScheduleMove>,
+    /// Every Region's pipeline stack, pointed at the new writer.
+    pub pipelines: Vec<schedules::PipelineMove>,
 }
 
 pub fn switchover(args: &SwitchoverArgs) -> anyhow::Result<()> {
@@ -271,14 +272,12 @@ pub async fn move_writer(
             format!("the {operation} to {to} did not finish in time; it may still go on in RDS (`deploy status` shows where it is)")
         })?;
     let seconds = started.elapsed().as_secs_f64();
-    let schedules = if schedule_follows_writer(environment) {
-        // After a failover the old writer's Region may be down: the new writer's schedule
-        // first, so the pipeline runs where it can.
-        let writer_first = operation == Operation::Failover;
-        schedules::follow_writer(environment, aws, to, writer_first, progress).await
-    } else {
-        Vec::new()
-    };
+    // The pipeline stacks follow the writer: the replication lag alarms leave the new
+    // writer's Region, and a schedule that follows the writer moves there. After a
+    // failover the old writer's Region may be down: the new writer's stack first, so the
+    // pipeline runs where it can.
+    let writer_first = operation == Operation::Failover;
+    let pipelines = schedules::follow_writer(environment, aws, to, writer_first, progress).await;
     let note = (to != environment.regions.primary.region).then(|| {
         format!(
             "the live writer is {to}, not the file's primary {}. Leave the file as it is: `deploy up` keeps the live writer and changes no database stack; `deploy switchover --to {}` moves the writer back",
@@ -294,7 +293,7 @@ pub async fn move_writer(
         after,
         seconds,
         note,
-        schedules,
+        pipelines,
     })
 }
 
@@ -330,17 +329,21 @@ pub fn render_text(report: &WriterChangeReport) -> String {
         report.after.status,
         report.after.render_members(),
     );
-    if !report.schedules.is_empty() {
-        out.push_str("\nschedule (follows the writer)\n");
-        for moved in &report.schedules {
+    if !report.pipelines.is_empty() {
+        out.push_str("\npipeline (follows the writer: replication lag alarms, schedule)\n");
+        for moved in &report.pipelines {
+            let schedule = moved
+                .schedule
+                .map(|state| format!("schedule {state:<9}"))
+                .unwrap_or_default();
             let line = match &moved.error {
                 None => format!(
-                    "  {:<15} {:<10} {}",
-                    moved.region, moved.state, moved.result
+                    "  {:<15} {:<8} {schedule}{}",
+                    moved.region, moved.role, moved.result
                 ),
                 Some(error) => format!(
-                    "  {:<15} {:<10} failed: {error}; `deploy up` sets it again",
-                    moved.region, "unchanged"
+                    "  {:<15} {:<8} unchanged: {error}; `deploy up` sets it again",
+                    moved.region, moved.role
                 ),
             };
             out.push_str(line.trim_end());

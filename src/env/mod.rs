@@ -5,6 +5,7 @@
 //! only then builds the typed [`Environment`]. Problems carry field paths; positions come
 //! from a second, event-level read of the text ([`locate`]).
 
+mod alerts;
 mod diagnostics;
 pub mod locate;
 mod merge;

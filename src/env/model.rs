@@ -39,6 +39,14 @@ pub struct Environment {
     #[serde(default)]
     pub safety: Safety,
 
+    /// Who hears about the alarms (replication lag over the threshold or missing, failed
+    /// executions, files moved to the failed prefix): e-mail and HTTPS subscriptions to a
+    /// topic deploy creates in each Region, or existing topics. Without it the alarms
+    /// still exist, on the dashboard and in `deploy status`, but notify nobody.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Alerts")]
+    pub alerts: Option<Alerts>,
+
     /// Tags put on every stack (CloudFormation passes them on to the resources).
     #[serde(default)]
     #[schemars(extend("maxProperties" = 40))]
@@ -495,6 +503,42 @@ impl DataOnDelete {
             DataOnDelete::Retain => "Retain",
             DataOnDelete::Delete => "Delete",
         }
+    }
+}
+
+/// Where the alarms send notifications: subscriptions to a topic deploy creates in each
+/// Region (`email`, `https`), or `topics` that already exist. Not both.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Alerts {
+    /// E-mail addresses subscribed in every Region. AWS sends each address a confirmation
+    /// message per Region; nothing is delivered until it is confirmed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(regex(pattern = r"^[^@\s]+@[^@\s]+\.[^@\s]+$")))]
+    pub email: Vec<String>,
+
+    /// HTTPS endpoints subscribed in every Region. Each receives a confirmation request
+    /// whose `SubscribeURL` it must visit. The URL is written into the templates: keep
+    /// credentials out of it (a webhook with a token in its address belongs on a topic
+    /// of your own, given under `topics`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(regex(pattern = r"^https://[^\s]+$")))]
+    pub https: Vec<String>,
+
+    /// Existing SNS topics to notify instead, one for every Region of the environment,
+    /// keyed by Region: an alarm can only notify a topic in its own Region.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("additionalProperties" = {
+        "type": "string",
+        "pattern": "^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$"
+    }))]
+    pub topics: BTreeMap<String, String>,
+}
+
+impl Alerts {
+    /// deploy creates a topic per Region for the subscriptions.
+    pub fn creates_topics(&self) -> bool {
+        self.topics.is_empty()
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::locate::FieldPath;
 use super::Problem;
-use super::{mysql, regions, schedule, tags};
+use super::{alerts, mysql, regions, schedule, tags};
 
 pub fn check(value: &Value) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -21,6 +21,7 @@ pub fn check(value: &Value) -> Vec<Problem> {
     check_engine_version(value, &regions, &mut problems);
     check_prefixes(value, &mut problems);
     check_schedule(value, &mut problems);
+    problems.extend(alerts::check(value));
     problems.extend(mysql::check(value));
     problems.extend(tags::check(value));
     problems

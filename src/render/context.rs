@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::env::{
-    DataOnDelete, Database, DatabaseOnDelete, Environment, Pipeline, RegionSettings, RunsIn,
+    Alerts, DataOnDelete, Database, DatabaseOnDelete, Environment, Pipeline, RegionSettings, RunsIn,
 };
 use crate::plan::{Function, PlannedParameter, PlannedStack};
 
@@ -42,6 +42,97 @@ pub(super) struct Context<'a> {
     pub parameters: &'a [PlannedParameter],
     /// The pipeline's schedule, when the file gives one.
     pub schedule: Option<ScheduleContext>,
+    /// This Region's alarms.
+    pub alarms: AlarmNames,
+    /// Whom the alarms notify, when the file says.
+    pub alerts: Option<AlertsContext>,
+}
+
+/// The names of a Region's alarms (the pipeline stack creates them; the dashboard and
+/// `deploy status` read them).
+#[derive(Debug, Clone, Serialize)]
+pub struct AlarmNames {
+    /// Replication lag over the threshold (a Region that replicates from the writer).
+    pub replication_lag: String,
+    /// No replication lag reported while the Region should replicate: a cluster detached
+    /// from the global database, or one that stopped replicating.
+    pub replication_lag_missing: String,
+    /// An execution of the Region's state machine failed.
+    pub executions_failed: String,
+    /// postprocess moved a file to the failed prefix.
+    pub files_failed: String,
+}
+
+impl AlarmNames {
+    pub fn for_region(environment: &Environment, region: &str) -> AlarmNames {
+        let prefix = environment.name_prefix();
+        AlarmNames {
+            replication_lag: format!("{prefix}-replication-lag-{region}"),
+            replication_lag_missing: format!("{prefix}-replication-lag-missing-{region}"),
+            executions_failed: format!("{prefix}-executions-failed-{region}"),
+            files_failed: format!("{prefix}-files-failed-{region}"),
+        }
+    }
+
+    /// Every alarm's name, in the order the dashboard lists them.
+    pub fn all(&self) -> [&str; 4] {
+        [
+            &self.replication_lag,
+            &self.replication_lag_missing,
+            &self.executions_failed,
+            &self.files_failed,
+        ]
+    }
+}
+
+/// The pipeline template's notification topic and its subscriptions.
+#[derive(Debug, Serialize)]
+pub(super) struct AlertsContext {
+    /// The existing topic's ARN in this Region; `None` when the template creates one.
+    pub existing_topic: Option<String>,
+    /// The created topic's name, the same in every Region.
+    pub topic_name: String,
+    pub subscriptions: Vec<SubscriptionContext>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct SubscriptionContext {
+    /// Derived from the endpoint, so adding or removing another address leaves this
+    /// subscription (and its confirmation) alone.
+    pub logical: String,
+    pub protocol: &'static str,
+    pub endpoint: String,
+}
+
+impl AlertsContext {
+    fn new(environment: &Environment, alerts: &Alerts, region: &str) -> AlertsContext {
+        let subscriptions = alerts
+            .email
+            .iter()
+            .map(|address| ("email", address))
+            .chain(alerts.https.iter().map(|url| ("https", url)))
+            .map(|(protocol, endpoint)| SubscriptionContext {
+                logical: format!(
+                    "AlertsSubscription{:016X}",
+                    fnv1a(&format!("{protocol}:{endpoint}"))
+                ),
+                protocol,
+                endpoint: endpoint.clone(),
+            })
+            .collect();
+        AlertsContext {
+            existing_topic: alerts.topics.get(region).cloned(),
+            topic_name: format!("{}-alerts", environment.name_prefix()),
+            subscriptions,
+        }
+    }
+}
+
+/// FNV-1a, 64 bits: a stable fingerprint for logical IDs (not a security property).
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// What the pipeline template needs for its `AWS::Scheduler::Schedule`.
@@ -97,7 +188,6 @@ pub(super) struct Names {
     pub key_alias: String,
     pub state_machine: String,
     pub state_machine_log_group: String,
-    pub replication_lag_alarm: String,
     pub dashboard: String,
 }
 
@@ -165,7 +255,6 @@ impl<'a> Context<'a> {
             // The prefix AWS recommends for vended logs, so log delivery does not grow the
             // account's CloudWatch Logs resource policy.
             state_machine_log_group: format!("/aws/vendedlogs/states/{prefix}-pipeline"),
-            replication_lag_alarm: format!("{prefix}-replication-lag-{}", region.region),
             dashboard: prefix.clone(),
         };
 
@@ -235,6 +324,11 @@ impl<'a> Context<'a> {
                     })
                     .to_string(),
                 }),
+            alarms: AlarmNames::for_region(environment, &region.region),
+            alerts: environment
+                .alerts
+                .as_ref()
+                .map(|alerts| AlertsContext::new(environment, alerts, &region.region)),
         }
     }
 }

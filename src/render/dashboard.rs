@@ -10,6 +10,8 @@ use serde_json::{json, Value};
 use crate::env::{Environment, RegionSettings};
 use crate::plan::{cluster_identifier_parameter, state_machine_arn_parameter};
 
+use super::AlarmNames;
+
 /// The grid is 24 units wide; a widget narrower than 6 is unreadable, so a row with more
 /// than four Regions wraps.
 const GRID_WIDTH: u32 = 24;
@@ -36,6 +38,29 @@ pub fn body(environment: &Environment, metrics: &MetricsTarget) -> String {
         .filter(|r| r.write_forwarding.enabled)
         .collect();
     let mut layout = Layout::default();
+
+    // Every Region's alarms in one status widget, first: what needs a look now.
+    let alarms: Vec<String> = environment
+        .all_regions()
+        .flat_map(|region| {
+            let names = AlarmNames::for_region(environment, &region.region);
+            names
+                .all()
+                .map(|name| alarm_arn(&region.region, name))
+                .to_vec()
+        })
+        .collect();
+    layout.row(
+        "Alarms (the replication lag alarms exist only where the cluster replicates from the writer)",
+        vec![json!({
+            "type": "alarm",
+            "properties": {
+                "title": "Alarms, every Region",
+                "alarms": alarms,
+                "sortBy": "stateUpdatedTimestamp",
+            },
+        })],
+    );
 
     layout.row(
         "Replication lag per secondary (AuroraGlobalDBReplicationLag, ms; published only in secondary Regions)",
@@ -105,6 +130,11 @@ impl Layout {
         }
         self.y += count.div_ceil(per_line) * WIDGET_HEIGHT;
     }
+}
+
+/// An alarm's ARN; the account and partition are filled in by `Fn::Sub`.
+fn alarm_arn(region: &str, name: &str) -> String {
+    format!("arn:${{AWS::Partition}}:cloudwatch:{region}:${{AWS::AccountId}}:alarm:{name}")
 }
 
 /// A time series widget reading `region`.

@@ -10,6 +10,7 @@
 //! YAML's structure.
 
 mod context;
+pub use context::AlarmNames;
 pub mod dashboard;
 
 use std::fmt::Write as _;

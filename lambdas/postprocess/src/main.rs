@@ -4,7 +4,8 @@
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use reviews::config::{self, Prefixes};
 use reviews::handlers::{self, PostprocessRequest};
-use reviews::s3::S3Store;
+use reviews::metrics::{self, MetricsConfig};
+use reviews::s3::{MoveOutcome, S3Store};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -12,11 +13,18 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = reviews::aws::sdk_config().await;
     let store = S3Store::new(reviews::aws::s3(&sdk), config::required("DATA_BUCKET")?);
     let prefixes = Prefixes::from_env();
-    let (store, prefixes) = (&store, &prefixes);
+    let metrics = MetricsConfig::from_env();
+    let (store, prefixes, metrics) = (&store, &prefixes, &metrics);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<PostprocessRequest>| async move {
             handlers::postprocess(store, prefixes, event.payload)
                 .await
+                // One FilesFailed per file: a retried move that finds it moved counts none.
+                .inspect(|response| {
+                    if response.report_key.is_some() && response.outcome == MoveOutcome::Moved {
+                        metrics::emit_failed_file(metrics)
+                    }
+                })
                 .map_err(|e| Diagnostic {
                     error_type: e.kind().into(),
                     error_message: e.to_string(),

@@ -59,11 +59,43 @@ pub fn ingest_record(config: &MetricsConfig, report: &IngestReport, timestamp_ms
     })
 }
 
+/// The EMF record of one file moved to the failed prefix (postprocess writes it: only it
+/// knows a file's end, dbprocess raises the errors that Step Functions retries).
+pub fn failed_file_record(config: &MetricsConfig, timestamp_ms: u64) -> Value {
+    json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": config.namespace,
+                "Dimensions": [["Environment"]],
+                "Metrics": [{ "Name": FILES_FAILED, "Unit": "Count" }],
+            }],
+        },
+        "Environment": config.environment,
+        FILES_FAILED: 1,
+    })
+}
+
+/// The metric the pipeline's FilesFailedAlarm watches.
+pub const FILES_FAILED: &str = "FilesFailed";
+
+/// Writes a failed file's EMF line to stdout. A failed write loses a datapoint, never the
+/// move.
+pub fn emit_failed_file(config: &MetricsConfig) {
+    let mut line = failed_file_record(config, now_ms()).to_string();
+    line.push('\n');
+    let _ = std::io::stdout().lock().write_all(line.as_bytes());
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// Writes the file's EMF line to stdout. A failed write loses a datapoint, never the file.
 pub fn emit(config: &MetricsConfig, report: &IngestReport) {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
+    let now = now_ms();
     // Under stdout's lock, so a tracing record cannot interleave with the line.
     let _ = write_line(&mut std::io::stdout().lock(), config, report, now);
 }
@@ -109,6 +141,26 @@ mod tests {
             namespace: "book-reviews".into(),
             environment: "prod".into(),
         }
+    }
+
+    #[test]
+    fn a_failed_file_is_one_count_of_files_failed() {
+        let expected: Value = serde_json::from_str(
+            r#"{
+                "_aws": {
+                    "Timestamp": 1700000000123,
+                    "CloudWatchMetrics": [{
+                        "Namespace": "book-reviews",
+                        "Dimensions": [["Environment"]],
+                        "Metrics": [{"Name": "FilesFailed", "Unit": "Count"}]
+                    }]
+                },
+                "Environment": "prod",
+                "FilesFailed": 1
+            }"#,
+        )
+        .unwrap();
+        assert_eq!(failed_file_record(&config(), 1_700_000_000_123), expected);
     }
 
     #[test]

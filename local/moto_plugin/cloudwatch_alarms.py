@@ -1,0 +1,178 @@
+"""CloudWatch for CloudFormation: AWS::CloudWatch::Alarm, which moto 5.2.5 skips (its
+CloudFormation knows only the dashboard), so a stack's alarms never existed on the stand-in.
+
+The alarm lands in moto's CloudWatch backend, so DescribeAlarms shows what CloudFormation
+made. Refused as PutMetricAlarm refuses them (CloudWatch API reference, PutMetricAlarm):
+- an action on an SNS topic in another Region: `Invalid region <topic's> specified. Only
+  <alarm's> is supported.` (CloudWatch's own ValidationError text, as AWS returns it);
+- more than five actions of a kind;
+- a Period that is not 10, 20, 30 or a multiple of 60, or periods that evaluate more than
+  a day (EvaluationPeriods × Period);
+- a TreatMissingData, ComparisonOperator or Statistic outside their enumerations;
+- DatapointsToAlarm above EvaluationPeriods.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.cloudwatch.exceptions import ValidationError
+from moto.cloudwatch.models import cloudwatch_backends
+from moto.core.common_models import CloudFormationModel
+
+from .util import cfn_bool, cfn_int
+
+_TREAT_MISSING = {"breaching", "notBreaching", "ignore", "missing"}
+_OPERATORS = {
+    "GreaterThanOrEqualToThreshold",
+    "GreaterThanThreshold",
+    "LessThanThreshold",
+    "LessThanOrEqualToThreshold",
+    "LessThanLowerOrGreaterThanUpperThreshold",
+    "LessThanLowerThreshold",
+    "GreaterThanUpperThreshold",
+}
+_STATISTICS = {"SampleCount", "Average", "Sum", "Minimum", "Maximum"}
+_MAX_ACTIONS = 5
+
+
+def _checked_actions(kind: str, actions: list[str], region_name: str) -> list[str]:
+    if len(actions) > _MAX_ACTIONS:
+        raise ValidationError(
+            f"The collection {kind} must not have more than {_MAX_ACTIONS} elements."
+        )
+    for action in actions:
+        fields = action.split(":")
+        if len(fields) > 3 and fields[2] == "sns" and fields[3] != region_name:
+            raise ValidationError(
+                f"Invalid region {fields[3]} specified. Only {region_name} is supported."
+            )
+    return actions
+
+
+def _put(props: dict[str, Any], name: str, account_id: str, region_name: str) -> None:
+    period = cfn_int(props.get("Period"))
+    evaluation_periods = cfn_int(props["EvaluationPeriods"])
+    datapoints = cfn_int(props.get("DatapointsToAlarm"))
+    if period is not None and period not in (10, 20, 30) and period % 60 != 0:
+        raise ValidationError(
+            "Period must be 10, 20, 30 or a multiple of 60 seconds."
+        )
+    if period is not None and period * evaluation_periods > 86400:
+        raise ValidationError(
+            "The evaluation period must not exceed one day (EvaluationPeriods x Period <= 86400)."
+        )
+    if datapoints is not None and datapoints > evaluation_periods:
+        raise ValidationError("DatapointsToAlarm must be less than or equal to EvaluationPeriods.")
+    treat_missing = props.get("TreatMissingData")
+    if treat_missing is not None and treat_missing not in _TREAT_MISSING:
+        raise ValidationError(
+            f"Option {treat_missing} is not supported. Supported options for parameter "
+            "TreatMissingData are missing, ignore, breaching and notBreaching."
+        )
+    operator = props["ComparisonOperator"]
+    if operator not in _OPERATORS:
+        raise ValidationError(f"Invalid ComparisonOperator: {operator}")
+    statistic = props.get("Statistic")
+    if statistic is not None and statistic not in _STATISTICS:
+        raise ValidationError(f"Invalid Statistic: {statistic}")
+    actions = {
+        kind: _checked_actions(kind, list(props.get(kind) or []), region_name)
+        for kind in ("AlarmActions", "OKActions", "InsufficientDataActions")
+    }
+    cloudwatch_backends[account_id][region_name].put_metric_alarm(
+        name=name,
+        namespace=props.get("Namespace"),
+        metric_name=props.get("MetricName"),
+        comparison_operator=operator,
+        evaluation_periods=evaluation_periods,
+        period=period,
+        threshold=float(props["Threshold"]) if props.get("Threshold") is not None else None,
+        statistic=statistic,
+        description=props.get("AlarmDescription"),
+        dimensions=[
+            {"Name": d["Name"], "Value": d["Value"]} for d in props.get("Dimensions") or []
+        ],
+        alarm_actions=actions["AlarmActions"],
+        ok_actions=actions["OKActions"],
+        insufficient_data_actions=actions["InsufficientDataActions"],
+        datapoints_to_alarm=datapoints,
+        unit=props.get("Unit"),
+        actions_enabled=cfn_bool(props.get("ActionsEnabled", True)),
+        treat_missing_data=treat_missing,
+        extended_statistic=props.get("ExtendedStatistic"),
+    )
+
+
+class CfnAlarm(CloudFormationModel):
+    """AWS::CloudWatch::Alarm (a single-metric alarm). Ref: the name; GetAtt Arn."""
+
+    __module__ = "moto.cloudwatch.models"
+
+    def __init__(self, account_id: str, region_name: str, name: str):
+        self.account_id = account_id
+        self.region_name = region_name
+        self.name = name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AlarmName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudWatch::Alarm"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        if attribute_name == "Arn":
+            return cloudwatch_backends[self.account_id][self.region_name].alarms[
+                self.name
+            ].alarm_arn
+        raise UnformattedGetAttTemplateException()
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> CfnAlarm:
+        props = cloudformation_json["Properties"]
+        name = props.get("AlarmName") or resource_name
+        _put(props, name, account_id, region_name)
+        return cls(account_id, region_name, name)
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        original_resource: CfnAlarm,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> CfnAlarm:
+        props = cloudformation_json["Properties"]
+        name = props.get("AlarmName") or original_resource.name
+        # AlarmName: "Update requires: Replacement"; anything else is PutMetricAlarm again.
+        _put(props, name, account_id, region_name)
+        if name != original_resource.name:
+            original_resource.delete(account_id, region_name)
+            return cls(account_id, region_name, name)
+        return original_resource
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        cloudwatch_backends[account_id][region_name].delete_alarms([self.name])
+
+    def is_created(self) -> bool:
+        return True
