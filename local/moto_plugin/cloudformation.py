@@ -23,7 +23,12 @@ from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import ChangeSet, Event, cloudformation_backends
 from moto.secretsmanager.models import secretsmanager_backends
 
-from .rds import CfnDBCluster, CfnDBClusterParameterGroup, CfnDBInstance, CfnGlobalCluster
+from .rds_cloudformation import (
+    CfnDBCluster,
+    CfnDBClusterParameterGroup,
+    CfnDBInstance,
+    CfnGlobalCluster,
+)
 from .scheduler import CfnSchedule
 from .secretsmanager import CfnSecret, CfnSecretTargetAttachment
 
