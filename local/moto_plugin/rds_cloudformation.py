@@ -11,7 +11,7 @@ from moto.core.common_models import CloudFormationModel
 from moto.moto_api._internal import mock_random
 from moto.rds import models as moto_rds_models
 from moto.rds.exceptions import InvalidParameterCombination, InvalidParameterValue
-from moto.rds.models import DBCluster, DBInstance, rds_backends
+from moto.rds.models import DBCluster, DBInstance, GlobalCluster, rds_backends
 
 from .cfn_model import CfnModel, Request
 from .rds import (
@@ -32,7 +32,7 @@ def _validate_kms_key(backend: Any, kms_key_id: str) -> str:
     return backend._validate_kms_key(kms_key_id)
 
 
-class CfnDBClusterParameterGroup(CloudFormationModel):
+class CfnDBClusterParameterGroup(CfnModel, CloudFormationModel):
     """AWS::RDS::DBClusterParameterGroup (moto has the model, not its CloudFormation type:
     a template's group was skipped and its clusters got the default one). Ref: the group's
     name, lower-cased as RDS stores it; generated when the template gives none. Its
@@ -40,23 +40,13 @@ class CfnDBClusterParameterGroup(CloudFormationModel):
     reads (`require_secure_transport`, rds_endpoints.py)."""
 
     __module__ = "moto.rds.models"
+    TYPE = "AWS::RDS::DBClusterParameterGroup"
+    NAME_PROPERTY = "DBClusterParameterGroupName"
+    PHYSICAL_ID = "name"
 
-    def __init__(self, account_id: str, region: str, name: str):
-        self.account_id = account_id
-        self.region = region
+    def __init__(self, account_id: str, region_name: str, name: str):
+        super().__init__(account_id, region_name)
         self.name = name
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "DBClusterParameterGroupName"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::RDS::DBClusterParameterGroup"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
 
     @staticmethod
     def _set_parameters(group: Any, parameters: Any) -> None:
@@ -67,129 +57,78 @@ class CfnDBClusterParameterGroup(CloudFormationModel):
         ])
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> CfnDBClusterParameterGroup:
-        props = cloudformation_json["Properties"]
-        backend = rds_backends[account_id][region_name]
-        group = backend.create_db_cluster_parameter_group(
-            db_cluster_parameter_group_name=resource_name.lower(),
+    def create(cls, request: Request) -> CfnDBClusterParameterGroup:
+        props = request.properties
+        group = request.backend(rds_backends).create_db_cluster_parameter_group(
+            db_cluster_parameter_group_name=request.name.lower(),
             db_parameter_group_family=props.get("Family"),
             description=props.get("Description"),
             tags=props.get("Tags"),
         )
         cls._set_parameters(group, props.get("Parameters"))
-        return cls(account_id, region_name, group.name)
+        return cls(request.account_id, request.region_name, group.name)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: CfnDBClusterParameterGroup,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
+    def update(
+        cls, original: CfnDBClusterParameterGroup, request: Request
     ) -> CfnDBClusterParameterGroup:
         # Parameters change in place; Family and Description would replace the group on
         # AWS, which nothing here changes.
-        backend = rds_backends[account_id][region_name]
-        group = backend.db_cluster_parameter_groups.get(original_resource.name)
+        group = request.backend(rds_backends).db_cluster_parameter_groups.get(original.name)
         if group is not None:
-            cls._set_parameters(group, cloudformation_json["Properties"].get("Parameters"))
-        return original_resource
+            cls._set_parameters(group, request.properties.get("Parameters"))
+        return original
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> None:
-        rds_backends[account_id][region_name].db_cluster_parameter_groups.pop(
-            resource_name.lower(), None
-        )
+    def delete_named(cls, request: Request) -> None:
+        request.backend(rds_backends).db_cluster_parameter_groups.pop(request.name.lower(), None)
 
     def delete(self, account_id: str, region_name: str) -> None:
         rds_backends[account_id][region_name].db_cluster_parameter_groups.pop(self.name, None)
 
 
-
-class CfnGlobalCluster(CloudFormationModel):
+class CfnGlobalCluster(CfnModel, CloudFormationModel):
     """AWS::RDS::GlobalCluster. Ref: the global cluster identifier."""
 
     __module__ = "moto.rds.models"
+    TYPE = "AWS::RDS::GlobalCluster"
+    NAME_PROPERTY = "GlobalClusterIdentifier"
+    PHYSICAL_ID = "identifier"
+    ATTRIBUTES = {
+        "GlobalEndpoint.Address": lambda model: model.global_cluster().endpoint,
+        "GlobalClusterArn": lambda model: model.global_cluster().global_cluster_arn,
+    }
 
-    def __init__(self, account_id: str, identifier: str):
-        self.account_id = account_id
+    def __init__(self, account_id: str, region_name: str, identifier: str):
+        super().__init__(account_id, region_name)
         self.identifier = identifier
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "GlobalClusterIdentifier"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::RDS::GlobalCluster"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.identifier
+    def global_cluster(self) -> GlobalCluster:
+        return find_global_cluster(self.account_id, self.identifier)
 
     @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in ("GlobalEndpoint.Address", "GlobalClusterArn")
-
-    def get_cfn_attribute(self, attribute_name: str) -> Any:
-        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
-
-        global_cluster = find_global_cluster(self.account_id, self.identifier)
-        if attribute_name == "GlobalEndpoint.Address":
-            return global_cluster.endpoint
-        if attribute_name == "GlobalClusterArn":
-            return global_cluster.global_cluster_arn
-        raise UnformattedGetAttTemplateException()
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> CfnGlobalCluster:
-        props = cloudformation_json["Properties"]
-        backend = rds_backends[account_id][GLOBAL_REGION]
+    def create(cls, request: Request) -> CfnGlobalCluster:
+        props = request.properties
+        backend = rds_backends[request.account_id][GLOBAL_REGION]
         source = props.get("SourceDBClusterIdentifier")
         if source and not source.startswith("arn:"):
-            source = rds_backends[account_id][region_name].clusters[source].db_cluster_arn
+            source = request.backend(rds_backends).clusters[source].db_cluster_arn
         global_cluster = backend.create_global_cluster(
-            global_cluster_identifier=resource_name,
+            global_cluster_identifier=request.name,
             source_db_cluster_identifier=source,
             engine=None if source else props.get("Engine"),
             engine_version=None if source else props.get("EngineVersion"),
             storage_encrypted=cfn_bool(props.get("StorageEncrypted")),
             deletion_protection=cfn_bool(props.get("DeletionProtection")),
         )
-        return cls(account_id, global_cluster.global_cluster_identifier)
+        return cls(
+            request.account_id, request.region_name, global_cluster.global_cluster_identifier
+        )
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: CfnGlobalCluster,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> CfnGlobalCluster:
-        props = cloudformation_json["Properties"]
-        global_cluster = find_global_cluster(account_id, original_resource.identifier)
+    def update(cls, original: CfnGlobalCluster, request: Request) -> CfnGlobalCluster:
+        props = request.properties
+        global_cluster = find_global_cluster(request.account_id, original.identifier)
         if "DeletionProtection" in props:
             global_cluster.deletion_protection = cfn_bool(props["DeletionProtection"])
         if props.get("EngineVersion"):
@@ -197,7 +136,7 @@ class CfnGlobalCluster(CloudFormationModel):
             global_cluster.engine_version = props["EngineVersion"]
             for member in global_cluster.members:
                 member.engine_version = props["EngineVersion"]
-        return original_resource
+        return original
 
     def delete(self, account_id: str, region_name: str) -> None:
         global_cluster = find_global_cluster(account_id, self.identifier)
@@ -205,9 +144,6 @@ class CfnGlobalCluster(CloudFormationModel):
             if global_cluster.global_cluster_identifier in backend.global_clusters:
                 backend.delete_global_cluster(global_cluster.global_cluster_identifier)
                 return
-
-    def is_created(self) -> bool:
-        return True
 
 
 # Properties that AWS::RDS::DBCluster can change without replacing the cluster,
@@ -238,7 +174,7 @@ _CLUSTER_REPLACING = (
 )
 
 
-class CfnDBCluster(CloudFormationModel):
+class CfnDBCluster(CfnModel, CloudFormationModel):
     """AWS::RDS::DBCluster, also as a secondary of a global cluster in another Region.
 
     Ref: the cluster identifier. GetAtt: Endpoint.Address, Endpoint.Port,
@@ -246,6 +182,19 @@ class CfnDBCluster(CloudFormationModel):
     """
 
     __module__ = "moto.rds.models"
+    TYPE = "AWS::RDS::DBCluster"
+    NAME_PROPERTY = "DBClusterIdentifier"
+    PHYSICAL_ID = "identifier"
+    ATTRIBUTES = {
+        "Endpoint.Address": lambda model: model.cluster.endpoint,
+        # CloudFormation returns the port as a string.
+        "Endpoint.Port": lambda model: str(model.cluster.port),
+        "ReadEndpoint.Address": lambda model: model.cluster.reader_endpoint,
+        "DBClusterArn": lambda model: model.cluster.db_cluster_arn,
+        "DBClusterResourceId": lambda model: model.cluster.db_cluster_resource_id,
+        # Passes the template check, but GetAtt does not answer it.
+        "MasterUserSecret.SecretArn": None,
+    }
 
     def __init__(
         self,
@@ -255,23 +204,10 @@ class CfnDBCluster(CloudFormationModel):
         properties: dict[str, Any],
         deletion_policy: str,
     ):
-        self.account_id = account_id
-        self.region_name = region_name
+        super().__init__(account_id, region_name)
         self.identifier = identifier
         self.properties = properties
         self.deletion_policy = deletion_policy
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "DBClusterIdentifier"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::RDS::DBCluster"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.identifier
 
     @property
     def cluster(self) -> DBCluster:
@@ -279,52 +215,17 @@ class CfnDBCluster(CloudFormationModel):
         return backend.describe_db_clusters(self.identifier)[0]
 
     @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in (
-            "Endpoint.Address",
-            "Endpoint.Port",
-            "ReadEndpoint.Address",
-            "DBClusterArn",
-            "DBClusterResourceId",
-            "MasterUserSecret.SecretArn",
-        )
-
-    def get_cfn_attribute(self, attribute_name: str) -> Any:
-        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
-
-        cluster = self.cluster
-        if attribute_name == "Endpoint.Address":
-            return cluster.endpoint
-        if attribute_name == "Endpoint.Port":
-            # CloudFormation returns the port as a string.
-            return str(cluster.port)
-        if attribute_name == "ReadEndpoint.Address":
-            return cluster.reader_endpoint
-        if attribute_name == "DBClusterArn":
-            return cluster.db_cluster_arn
-        if attribute_name == "DBClusterResourceId":
-            return cluster.db_cluster_resource_id
-        raise UnformattedGetAttTemplateException()
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> CfnDBCluster:
-        props = cloudformation_json["Properties"]
-        backend = rds_backends[account_id][region_name]
-        identifier = resource_name.lower()
+    def create(cls, request: Request) -> CfnDBCluster:
+        props = request.properties
+        backend = request.backend(rds_backends)
+        identifier = request.name.lower()
 
         engine = props.get("Engine")
         engine_version = props.get("EngineVersion")
         global_id = props.get("GlobalClusterIdentifier")
         global_cluster = None
         if global_id:
-            global_cluster = find_global_cluster(account_id, global_id)
+            global_cluster = find_global_cluster(request.account_id, global_id)
             engine = engine or global_cluster.engine
             engine_version = engine_version or global_cluster.engine_version
             if engine != global_cluster.engine:
@@ -409,33 +310,22 @@ class CfnDBCluster(CloudFormationModel):
                 props["MasterUsername"], props["MasterUserPassword"], props.get("DatabaseName")
             )
         return cls(
-            account_id,
-            region_name,
+            request.account_id,
+            request.region_name,
             identifier,
             props,
-            cloudformation_json.get("DeletionPolicy", "Snapshot"),
+            request.template.get("DeletionPolicy", "Snapshot"),
         )
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: CfnDBCluster,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> CfnDBCluster:
-        props = cloudformation_json["Properties"]
-        old = original_resource.properties
+    def update(cls, original: CfnDBCluster, request: Request) -> CfnDBCluster:
+        props = request.properties
+        old = original.properties
         if any(props.get(key) != old.get(key) for key in _CLUSTER_REPLACING):
-            name = props.get("DBClusterIdentifier") or new_resource_name
-            replacement = cls.create_from_cloudformation_json(
-                name, cloudformation_json, account_id, region_name
-            )
-            original_resource.delete(account_id, region_name)
-            return replacement
+            name = props.get("DBClusterIdentifier") or request.name
+            return cls.replace(original, request._replace(name=name))
 
-        cluster = original_resource.cluster
+        cluster = original.cluster
         for prop, (attribute, convert) in _CLUSTER_MUTABLE.items():
             if props.get(prop) != old.get(prop) and prop in props:
                 setattr(cluster, attribute, convert(props[prop]))
@@ -449,16 +339,14 @@ class CfnDBCluster(CloudFormationModel):
             if current is not None:
                 detach(current, cluster)
             if new_global:
-                target = find_global_cluster(account_id, new_global)
+                target = find_global_cluster(request.account_id, new_global)
                 cluster.global_cluster_identifier = target.global_cluster_identifier
                 cluster.is_writer = not any(m.is_writer for m in target.members)
                 target.members.append(cluster)
             rds_endpoints().roles_changed(cluster=cluster)
-        original_resource.properties = props
-        original_resource.deletion_policy = cloudformation_json.get(
-            "DeletionPolicy", "Snapshot"
-        )
-        return original_resource
+        original.properties = props
+        original.deletion_policy = request.template.get("DeletionPolicy", "Snapshot")
+        return original
 
     def delete(self, account_id: str, region_name: str) -> None:
         backend = rds_backends[account_id][region_name]
@@ -468,59 +356,43 @@ class CfnDBCluster(CloudFormationModel):
             snapshot_name = f"{self.identifier}-final-{mock_random.get_random_hex(8)}"
         backend.delete_db_cluster(self.identifier, snapshot_name)
 
-    def is_created(self) -> bool:
-        return True
 
-
-class CfnDBInstance(CloudFormationModel):
+class CfnDBInstance(CfnModel, CloudFormationModel):
     """AWS::RDS::DBInstance that honours DBClusterIdentifier (moto's own ignores it).
 
-    Returns moto's DBInstance itself, so Ref, GetAtt Endpoint.* and deletion are moto's.
+    Returns moto's DBInstance itself, so Ref, GetAtt Endpoint.* and deletion are moto's
+    (this class is never instantiated).
     """
 
     __module__ = "moto.rds.models"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "DBInstanceIdentifier"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::RDS::DBInstance"
+    TYPE = "AWS::RDS::DBInstance"
+    NAME_PROPERTY = "DBInstanceIdentifier"
+    # For the template check only: moto's DBInstance answers them.
+    ATTRIBUTES = dict.fromkeys(("Endpoint.Address", "Endpoint.Port", "DBInstanceArn"))
 
     @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in ("Endpoint.Address", "Endpoint.Port", "DBInstanceArn")
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> DBInstance:
-        props = cloudformation_json["Properties"]
+    def create(cls, request: Request) -> DBInstance:
+        props = request.properties
         cluster_id = props.get("DBClusterIdentifier")
         if not cluster_id:
             # Stand-alone instance: moto's handler, with a subnet group given by name
             # (a parameter) as well as by Ref.
-            json_ = copy.copy(cloudformation_json)
+            json_ = copy.copy(request.template)
             json_["Properties"] = dict(props)
             json_["Properties"].pop("DBSubnetGroupName", None)
             database = DBInstance.create_from_cloudformation_json(
-                resource_name, json_, account_id, region_name, **kwargs
+                request.name, json_, request.account_id, request.region_name,
+                **(request.extra or {}),
             )
             subnet_group = name_of(props.get("DBSubnetGroupName"))
             if subnet_group:
                 database.db_subnet_group_name = subnet_group
             return database
 
-        backend = rds_backends[account_id][region_name]
+        backend = request.backend(rds_backends)
         cluster = backend.describe_db_clusters(cluster_id)[0]
         db_kwargs = {
-            "db_instance_identifier": resource_name.replace("_", "-"),
+            "db_instance_identifier": request.name.replace("_", "-"),
             "db_cluster_identifier": cluster.db_cluster_identifier,
             "db_instance_class": props.get("DBInstanceClass"),
             "engine": props.get("Engine") or cluster.engine,
@@ -538,33 +410,21 @@ class CfnDBInstance(CloudFormationModel):
         return backend.create_db_instance(db_kwargs)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: DBInstance,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> DBInstance:
+    def update(cls, original: DBInstance, request: Request) -> DBInstance:
         # Without this, moto's parser stores None for an updated instance (its own
         # DBInstance has no update handler) and later Refs to it come back empty.
-        props = cloudformation_json["Properties"]
+        props = request.properties
         name = props.get("DBInstanceIdentifier")
-        same_name = name is None or name.lower() == original_resource.db_instance_identifier
-        old_cluster = getattr(original_resource, "db_cluster_identifier", None) or ""
+        same_name = name is None or name.lower() == original.db_instance_identifier
+        old_cluster = getattr(original, "db_cluster_identifier", None) or ""
         same_cluster = (props.get("DBClusterIdentifier") or "").lower() == old_cluster.lower()
         if same_name and same_cluster:
             if props.get("DBInstanceClass"):
-                original_resource.db_instance_class = props["DBInstanceClass"]
+                original.db_instance_class = props["DBInstanceClass"]
             if props.get("PromotionTier") is not None:
-                original_resource.promotion_tier = cfn_int(props["PromotionTier"])
-            return original_resource
-        replacement = cls.create_from_cloudformation_json(
-            name or new_resource_name, cloudformation_json, account_id, region_name
-        )
-        original_resource.delete(account_id, region_name)
-        return replacement
-
+                original.promotion_tier = cfn_int(props["PromotionTier"])
+            return original
+        return cls.replace(original, request._replace(name=name or request.name))
 
 
 def install() -> None:
