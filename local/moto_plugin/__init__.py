@@ -13,10 +13,13 @@ Each part lives in its own module and has its own test under local/tests/:
   fails the stack (moto skipped it and reported success).
 - scheduler: AWS::Scheduler::Schedule (into moto's Scheduler backend), refusing a time
   zone that is not IANA and a role Scheduler cannot assume.
-- rds: AWS::RDS::GlobalCluster, AWS::RDS::DBCluster (incl. cross-Region secondaries),
-  AWS::RDS::DBInstance joining its cluster, SwitchoverGlobalCluster,
-  FailoverGlobalCluster, cross-Region RemoveFromGlobalCluster, DeleteDBCluster leaving
-  its global cluster, write forwarding status.
+- rds (what the RDS modules share; installs rds_cloudformation, rds_api, rds_endpoints):
+  - rds_cloudformation: AWS::RDS::GlobalCluster, AWS::RDS::DBCluster (incl. cross-Region
+    secondaries), AWS::RDS::DBInstance joining its cluster, AWS::RDS::DBClusterParameterGroup.
+  - rds_api: SwitchoverGlobalCluster, FailoverGlobalCluster, cross-Region
+    RemoveFromGlobalCluster, DeleteDBCluster leaving its global cluster, write forwarding
+    status, ModifyGlobalCluster, DescribeDBEngineVersions.
+  - rds_database: the master user created in the stand-in MariaDB (MOTO_PLUGIN_MARIADB).
 - rds_endpoints (installed by rds): with MOTO_PLUGIN_MARIADB, each aurora-mysql cluster's
   writer and reader endpoints listen on loopback addresses of their own in front of
   MariaDB, with Aurora's rules for the cluster's role (read-only readers, write
@@ -48,6 +51,9 @@ Each part lives in its own module and has its own test under local/tests/:
 - stepfunctions: the engine calls as the state machine's role; CloudFormation state
   machines run (DefinitionSubstitutions); Retry waits recorded, and shortened when
   MOTO_PLUGIN_RETRY_SLEEP_SCALE says.
+
+The resource types above (rds_cloudformation, secretsmanager, scheduler,
+s3_cloudformation) are built on one base, cfn_model.CfnModel.
 """
 
 MOTO_VERSION = "5.2.5"

@@ -25,7 +25,12 @@ from moto.secretsmanager.models import secretsmanager_backends
 
 from .cloudwatch_alarms import CfnAlarm
 from .ec2 import CfnSecurityGroupEgress
-from .rds import CfnDBCluster, CfnDBClusterParameterGroup, CfnDBInstance, CfnGlobalCluster
+from .rds_cloudformation import (
+    CfnDBCluster,
+    CfnDBClusterParameterGroup,
+    CfnDBInstance,
+    CfnGlobalCluster,
+)
 from .scheduler import CfnSchedule
 from .secretsmanager import CfnSecret, CfnSecretTargetAttachment
 from .sns import CfnSubscription, CfnTopicPolicy

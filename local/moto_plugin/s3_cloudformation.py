@@ -26,6 +26,7 @@ from moto.s3.exceptions import BucketNotEmpty
 from moto.s3.models import FakeBucket, s3_backends
 from moto.utilities.utils import get_partition
 
+from .cfn_model import CfnModel, Request
 from .util import name_of
 
 
@@ -82,57 +83,41 @@ def delete_bucket(cls: Any, resource_name: str, cloudformation_json: Any, accoun
     backend.delete_bucket(resource_name)
 
 
-class CfnBucketPolicy(CloudFormationModel):
+class CfnBucketPolicy(CfnModel, CloudFormationModel):
     """AWS::S3::BucketPolicy: the policy document set on its bucket, removed with it."""
 
     __module__ = "moto.s3.models"
+    TYPE = "AWS::S3::BucketPolicy"
+    PHYSICAL_ID = "bucket"
 
-    def __init__(self, bucket: str, account_id: str, region_name: str):
+    def __init__(self, account_id: str, region_name: str, bucket: str):
+        super().__init__(account_id, region_name)
         self.bucket = bucket
-        self.account_id = account_id
-        self.region_name = region_name
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.bucket
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::S3::BucketPolicy"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str,
-        region_name: str, **kwargs: Any,
-    ) -> "CfnBucketPolicy":
-        properties = cloudformation_json["Properties"]
+    def create(cls, request: Request) -> CfnBucketPolicy:
+        properties = request.properties
         bucket = name_of(properties["Bucket"])
         document = properties["PolicyDocument"]
         if not isinstance(document, str):
             document = json.dumps(document)
-        _backend(account_id, region_name).put_bucket_policy(bucket, document.encode())
-        return cls(bucket, account_id, region_name)
-
-    @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls, original_resource: "CfnBucketPolicy", new_resource_name: str,
-        cloudformation_json: Any, account_id: str, region_name: str,
-    ) -> "CfnBucketPolicy":
-        original_resource.delete(account_id, region_name)
-        return cls.create_from_cloudformation_json(
-            new_resource_name, cloudformation_json, account_id, region_name
+        _backend(request.account_id, request.region_name).put_bucket_policy(
+            bucket, document.encode()
         )
+        return cls(request.account_id, request.region_name, bucket)
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
-    ) -> None:
-        bucket = name_of(cloudformation_json["Properties"]["Bucket"])
-        cls(bucket, account_id, region_name).delete(account_id, region_name)
+    def update(cls, original: CfnBucketPolicy, request: Request) -> CfnBucketPolicy:
+        # The old policy is removed first: the new one may be on the same bucket.
+        original.delete(request.account_id, request.region_name)
+        return cls.create(request)
+
+    @classmethod
+    def delete_named(cls, request: Request) -> None:
+        bucket = name_of(request.properties["Bucket"])
+        cls(request.account_id, request.region_name, bucket).delete(
+            request.account_id, request.region_name
+        )
 
     def delete(self, account_id: str, region_name: str) -> None:
         backend = _backend(account_id, region_name)

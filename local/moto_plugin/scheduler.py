@@ -19,6 +19,7 @@ from moto.scheduler.exceptions import ValidationException
 from moto.scheduler.models import scheduler_backends
 
 from . import iam
+from .cfn_model import CfnModel, Request
 from .util import cfn_int
 
 SCHEDULER = "scheduler.amazonaws.com"
@@ -63,103 +64,57 @@ def _checked(props: dict[str, Any], region: str, account_id: str) -> dict[str, A
     }
 
 
-class CfnSchedule(CloudFormationModel):
+class CfnSchedule(CfnModel, CloudFormationModel):
     """AWS::Scheduler::Schedule in the default group. Ref: the name; GetAtt Arn."""
 
     __module__ = "moto.scheduler.models"
+    TYPE = "AWS::Scheduler::Schedule"
+    NAME_PROPERTY = "Name"
+    PHYSICAL_ID = "name"
+    ATTRIBUTES = {
+        "Arn": lambda schedule: schedule._backend().get_schedule(schedule.group, schedule.name).arn,
+    }
 
     def __init__(self, account_id: str, region_name: str, name: str, group: str | None):
-        self.account_id = account_id
-        self.region_name = region_name
+        super().__init__(account_id, region_name)
         self.name = name
         self.group = group
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Scheduler::Schedule"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
 
     def _backend(self) -> Any:
         return scheduler_backends[self.account_id][self.region_name]
 
     @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> Any:
-        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
-
-        if attribute_name == "Arn":
-            return self._backend().get_schedule(self.group, self.name).arn
-        raise UnformattedGetAttTemplateException()
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> CfnSchedule:
-        props = cloudformation_json["Properties"]
-        name = props.get("Name") or resource_name
+    def create(cls, request: Request) -> CfnSchedule:
+        props = request.properties
+        name = props.get("Name") or request.name
         group = props.get("GroupName")
-        scheduler_backends[account_id][region_name].create_schedule(
+        request.backend(scheduler_backends).create_schedule(
             name=name,
             group_name=group,
             action_after_completion=None,
-            **_checked(props, region_name, account_id),
+            **_checked(props, request.region_name, request.account_id),
         )
-        return cls(account_id, region_name, name, group)
+        return cls(request.account_id, request.region_name, name, group)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: CfnSchedule,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> CfnSchedule:
-        props = cloudformation_json["Properties"]
-        name = props.get("Name") or original_resource.name
-        if name != original_resource.name or props.get("GroupName") != original_resource.group:
+    def update(cls, original: CfnSchedule, request: Request) -> CfnSchedule:
+        props = request.properties
+        name = props.get("Name") or original.name
+        if name != original.name or props.get("GroupName") != original.group:
             # Name and GroupName: "Update requires: Replacement".
-            replacement = cls.create_from_cloudformation_json(
-                new_resource_name, cloudformation_json, account_id, region_name
-            )
-            original_resource.delete(account_id, region_name)
-            return replacement
-        scheduler_backends[account_id][region_name].update_schedule(
-            group_name=original_resource.group,
+            return cls.replace(original, request)
+        request.backend(scheduler_backends).update_schedule(
+            group_name=original.group,
             name=name,
-            **_checked(props, region_name, account_id),
+            **_checked(props, request.region_name, request.account_id),
         )
-        return original_resource
+        return original
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> None:
-        props = cloudformation_json.get("Properties") or {}
-        scheduler_backends[account_id][region_name].delete_schedule(
-            props.get("GroupName"), resource_name
+    def delete_named(cls, request: Request) -> None:
+        request.backend(scheduler_backends).delete_schedule(
+            request.properties.get("GroupName"), request.name
         )
 
     def delete(self, account_id: str, region_name: str) -> None:
         self._backend().delete_schedule(self.group, self.name)
-
-    def is_created(self) -> bool:
-        return True

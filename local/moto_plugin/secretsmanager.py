@@ -11,6 +11,7 @@ from moto.secretsmanager import models as sm_models
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.secretsmanager.utils import random_password
 
+from .cfn_model import CfnModel, Request
 from .util import cfn_bool, cfn_int
 
 
@@ -50,51 +51,24 @@ def _replica_regions(props: dict[str, Any]) -> list[dict[str, str]]:
     return replicas
 
 
-class CfnSecret(CloudFormationModel):
+class CfnSecret(CfnModel, CloudFormationModel):
     """AWS::SecretsManager::Secret. Ref and GetAtt Id: the secret's ARN."""
 
     __module__ = "moto.secretsmanager.models"
+    TYPE = "AWS::SecretsManager::Secret"
+    NAME_PROPERTY = "Name"
+    PHYSICAL_ID = "arn"
+    ATTRIBUTES = {"Id": lambda secret: secret.arn}
 
     def __init__(self, account_id: str, region_name: str, arn: str, props: dict[str, Any]):
-        self.account_id = account_id
-        self.region_name = region_name
+        super().__init__(account_id, region_name)
         self.arn = arn
         self.properties = props
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SecretsManager::Secret"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.arn
-
     @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Id"
-
-    def get_cfn_attribute(self, attribute_name: str) -> Any:
-        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
-
-        if attribute_name == "Id":
-            return self.arn
-        raise UnformattedGetAttTemplateException()
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> CfnSecret:
-        props = cloudformation_json["Properties"]
-        backend = secretsmanager_backends[account_id][region_name]
+    def create(cls, request: Request) -> CfnSecret:
+        props = request.properties
+        backend = request.backend(secretsmanager_backends)
         if props.get("SecretString") is not None:
             secret_string = props["SecretString"]
         elif props.get("GenerateSecretString") is not None:
@@ -103,35 +77,24 @@ class CfnSecret(CloudFormationModel):
             # CloudFormation's default: a 32-character password with no template.
             secret_string = generate_secret_string({})
         secret, _ = backend._add_secret(
-            resource_name,
+            request.name,
             secret_string=secret_string,
             description=props.get("Description"),
             tags=props.get("Tags"),
             kms_key_id=props.get("KmsKeyId"),
             replica_regions=_replica_regions(props),
         )
-        return cls(account_id, region_name, secret.arn, props)
+        return cls(request.account_id, request.region_name, secret.arn, props)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: CfnSecret,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> CfnSecret:
-        props = cloudformation_json["Properties"]
-        old = original_resource.properties
+    def update(cls, original: CfnSecret, request: Request) -> CfnSecret:
+        props = request.properties
+        old = original.properties
         if props.get("Name") != old.get("Name"):
-            replacement = cls.create_from_cloudformation_json(
-                new_resource_name, cloudformation_json, account_id, region_name
-            )
-            original_resource.delete(account_id, region_name)
-            return replacement
+            return cls.replace(original, request)
 
-        backend = secretsmanager_backends[account_id][region_name]
-        secret = backend.describe_secret(original_resource.arn)
+        backend = request.backend(secretsmanager_backends)
+        secret = backend.describe_secret(original.arn)
         secret.update(
             description=props.get("Description"),
             tags=props.get("Tags"),
@@ -154,8 +117,8 @@ class CfnSecret(CloudFormationModel):
         if added:
             backend.replicate_secret_to_regions(secret.arn, added, force_overwrite=False)
 
-        original_resource.properties = props
-        return original_resource
+        original.properties = props
+        return original
 
     def delete(self, account_id: str, region_name: str) -> None:
         backend = secretsmanager_backends[account_id][region_name]
@@ -169,39 +132,24 @@ class CfnSecret(CloudFormationModel):
             self.arn, recovery_window_in_days=None, force_delete_without_recovery=True
         )
 
-    def is_created(self) -> bool:
-        return True
-
 
 # What the attachment writes as "engine" for a cluster's engine.
 _SECRET_ENGINE = {"aurora-mysql": "mysql", "aurora": "mysql", "aurora-postgresql": "postgres"}
 
 
-class CfnSecretTargetAttachment(CloudFormationModel):
+class CfnSecretTargetAttachment(CfnModel, CloudFormationModel):
     """AWS::SecretsManager::SecretTargetAttachment: adds the database's connection
     details (engine, host, port, dbClusterIdentifier or dbInstanceIdentifier) to the
     secret's JSON. Ref: the secret's ARN."""
 
     __module__ = "moto.secretsmanager.models"
+    TYPE = "AWS::SecretsManager::SecretTargetAttachment"
+    PHYSICAL_ID = "secret_arn"
+    ATTRIBUTES: dict[str, Any] = {}
 
-    def __init__(self, secret_arn: str):
+    def __init__(self, account_id: str, region_name: str, secret_arn: str):
+        super().__init__(account_id, region_name)
         self.secret_arn = secret_arn
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SecretsManager::SecretTargetAttachment"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.secret_arn
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
 
     @staticmethod
     def _target_details(
@@ -227,48 +175,31 @@ class CfnSecretTargetAttachment(CloudFormationModel):
         raise ValueError(f"SecretTargetAttachment: unsupported TargetType {target_type}")
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> CfnSecretTargetAttachment:
-        props = cloudformation_json["Properties"]
-        backend = secretsmanager_backends[account_id][region_name]
+    def create(cls, request: Request) -> CfnSecretTargetAttachment:
+        props = request.properties
+        backend = request.backend(secretsmanager_backends)
         secret = backend.describe_secret(props["SecretId"])
         current = secret.versions.get(secret.default_version_id or "", {})
         document = json.loads(current.get("secret_string") or "{}")
         document.update(
             cls._target_details(
-                account_id, region_name, props["TargetId"], props["TargetType"]
+                request.account_id, request.region_name, props["TargetId"], props["TargetType"]
             )
         )
         backend.put_secret_value(
             secret.arn, json.dumps(document), None, None, ["AWSCURRENT"]
         )
-        return cls(secret.arn)
+        return cls(request.account_id, request.region_name, secret.arn)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: CfnSecretTargetAttachment,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
+    def update(
+        cls, original: CfnSecretTargetAttachment, request: Request
     ) -> CfnSecretTargetAttachment:
-        return cls.create_from_cloudformation_json(
-            new_resource_name, cloudformation_json, account_id, region_name
-        )
+        return cls.create(request)
 
     def delete(self, account_id: str, region_name: str) -> None:
         # AWS leaves the connection details in the secret.
         return None
-
-    def is_created(self) -> bool:
-        return True
 
 
 def install() -> None:

@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from moto_plugin.rds import create_master_user_in_stand_in
+from moto_plugin.rds_database import create_master_user_in_stand_in
 
 
 @pytest.fixture
