@@ -20,6 +20,7 @@ from moto.cloudwatch.exceptions import ValidationError
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
 
+from .cfn_model import CfnModel, Request
 from .util import cfn_bool, cfn_int
 
 _TREAT_MISSING = {"breaching", "notBreaching", "ignore", "missing"}
@@ -104,75 +105,40 @@ def _put(props: dict[str, Any], name: str, account_id: str, region_name: str) ->
     )
 
 
-class CfnAlarm(CloudFormationModel):
+class CfnAlarm(CfnModel, CloudFormationModel):
     """AWS::CloudWatch::Alarm (a single-metric alarm). Ref: the name; GetAtt Arn."""
 
     __module__ = "moto.cloudwatch.models"
+    TYPE = "AWS::CloudWatch::Alarm"
+    NAME_PROPERTY = "AlarmName"
+    PHYSICAL_ID = "name"
+    ATTRIBUTES = {
+        "Arn": lambda alarm: cloudwatch_backends[alarm.account_id][alarm.region_name]
+        .alarms[alarm.name]
+        .alarm_arn,
+    }
 
     def __init__(self, account_id: str, region_name: str, name: str):
-        self.account_id = account_id
-        self.region_name = region_name
+        super().__init__(account_id, region_name)
         self.name = name
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "AlarmName"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudWatch::Alarm"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
+    @classmethod
+    def create(cls, request: Request) -> CfnAlarm:
+        props = request.properties
+        name = props.get("AlarmName") or request.name
+        _put(props, name, request.account_id, request.region_name)
+        return cls(request.account_id, request.region_name, name)
 
     @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> Any:
-        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
-
-        if attribute_name == "Arn":
-            return cloudwatch_backends[self.account_id][self.region_name].alarms[
-                self.name
-            ].alarm_arn
-        raise UnformattedGetAttTemplateException()
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> CfnAlarm:
-        props = cloudformation_json["Properties"]
-        name = props.get("AlarmName") or resource_name
-        _put(props, name, account_id, region_name)
-        return cls(account_id, region_name, name)
-
-    @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: CfnAlarm,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> CfnAlarm:
-        props = cloudformation_json["Properties"]
-        name = props.get("AlarmName") or original_resource.name
-        # AlarmName: "Update requires: Replacement"; anything else is PutMetricAlarm again.
-        _put(props, name, account_id, region_name)
-        if name != original_resource.name:
-            original_resource.delete(account_id, region_name)
-            return cls(account_id, region_name, name)
-        return original_resource
+    def update(cls, original: CfnAlarm, request: Request) -> CfnAlarm:
+        props = request.properties
+        name = props.get("AlarmName") or original.name
+        if name != original.name:
+            # AlarmName: "Update requires: Replacement".
+            return cls.replace(original, request)
+        # Anything else is PutMetricAlarm again.
+        _put(props, name, request.account_id, request.region_name)
+        return original
 
     def delete(self, account_id: str, region_name: str) -> None:
         cloudwatch_backends[account_id][region_name].delete_alarms([self.name])
-
-    def is_created(self) -> bool:
-        return True

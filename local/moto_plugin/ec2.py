@@ -17,6 +17,8 @@ from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.vpcs import VPCEndPoint, VPCBackend
 
+from .cfn_model import CfnModel, Request
+
 
 class RouteAlreadyExists(EC2ClientError):
     def __init__(self, route_table_id: str, prefix_list: str):
@@ -76,37 +78,28 @@ def install() -> None:
     VPCEndPoint.delete = delete
 
 
-class CfnSecurityGroupEgress(CloudFormationModel):
+class CfnSecurityGroupEgress(CfnModel, CloudFormationModel):
     """AWS::EC2::SecurityGroupEgress, which moto 5.2.5 skips (it has the ingress one): the
     rule is authorised on its group (AuthorizeSecurityGroupEgress) and revoked with its
-    stack. Exactly one destination, as EC2 requires."""
+    stack. Exactly one destination, as EC2 requires.
+
+    No PHYSICAL_ID: the model has no physical ID (CfnModel's physical_resource_id raises
+    AttributeError, so moto sees none: Ref gives the model, DescribeStackResources no ID).
+    And no update: moto's abstract update_from_cloudformation_json is kept, which moto
+    skips (a changed rule is left as it is)."""
 
     __module__ = "moto.ec2.models.security_groups"
+    TYPE = "AWS::EC2::SecurityGroupEgress"
+    update_from_cloudformation_json = CloudFormationModel.__dict__["update_from_cloudformation_json"]
 
     def __init__(self, account_id: str, region_name: str, group_id: str, rule: dict[str, Any]):
-        self.account_id = account_id
-        self.region_name = region_name
+        super().__init__(account_id, region_name)
         self.group_id = group_id
         self.rule = rule
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::EC2::SecurityGroupEgress"
-
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> "CfnSecurityGroupEgress":
-        props = cloudformation_json["Properties"]
+    def create(cls, request: Request) -> CfnSecurityGroupEgress:
+        props = request.properties
         destinations = [
             key
             for key in ("CidrIp", "CidrIpv6", "DestinationPrefixListId", "DestinationSecurityGroupId")
@@ -129,16 +122,11 @@ class CfnSecurityGroupEgress(CloudFormationModel):
             if props.get("DestinationSecurityGroupId")
             else [],
         }
-        ec2_backends[account_id][region_name].authorize_security_group_egress(
-            props["GroupId"], **rule
-        )
-        return cls(account_id, region_name, props["GroupId"], rule)
+        request.backend(ec2_backends).authorize_security_group_egress(props["GroupId"], **rule)
+        return cls(request.account_id, request.region_name, props["GroupId"], rule)
 
     def delete(self, account_id: str, region_name: str) -> None:
         backend = ec2_backends[account_id][region_name]
         if backend.get_security_group_by_name_or_id(self.group_id) is None:
             return  # its group went first
         backend.revoke_security_group_egress(self.group_id, **self.rule)
-
-    def is_created(self) -> bool:
-        return True

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
-
 from moto.core.common_models import CloudFormationModel
 from moto.sns.exceptions import SNSInvalidParameter
 from moto.sns.models import sns_backends
+
+from .cfn_model import CfnModel, Request
 
 # What SNS accepts as an e-mail endpoint is not documented beyond "an email address";
 # this is the shape every mail system takes, and refuses what no mail system would.
@@ -34,98 +34,56 @@ def _checked_endpoint(protocol: str, endpoint: str) -> None:
         raise SNSInvalidParameter("Invalid parameter: Endpoint")
 
 
-class CfnSubscription(CloudFormationModel):
+class CfnSubscription(CfnModel, CloudFormationModel):
     """AWS::SNS::Subscription. Ref: the subscription's ARN."""
 
     __module__ = "moto.sns.models"
+    TYPE = "AWS::SNS::Subscription"
+    PHYSICAL_ID = "arn"
 
     def __init__(self, account_id: str, region_name: str, arn: str):
-        self.account_id = account_id
-        self.region_name = region_name
+        super().__init__(account_id, region_name)
         self.arn = arn
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SNS::Subscription"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.arn
-
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> CfnSubscription:
-        props = cloudformation_json["Properties"]
+    def create(cls, request: Request) -> CfnSubscription:
+        props = request.properties
         topic_arn, protocol, endpoint = props["TopicArn"], props["Protocol"], props["Endpoint"]
         # The topic's Region, which may not be the stack's (AWS::SNS::Subscription's
         # Region property); ours are always the stack's.
-        backend = sns_backends[account_id][topic_arn.split(":")[3]]
+        backend = sns_backends[request.account_id][topic_arn.split(":")[3]]
         _checked_endpoint(protocol, endpoint)
         subscription = backend.subscribe(topic_arn, endpoint, protocol)
         if protocol in ("email", "email-json", "http", "https"):
             subscription.confirmed = False
             subscription.attributes["PendingConfirmation"] = "true"
-        return cls(account_id, region_name, subscription.arn)
+        return cls(request.account_id, request.region_name, subscription.arn)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: CfnSubscription,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> CfnSubscription:
+    def update(cls, original: CfnSubscription, request: Request) -> CfnSubscription:
         # Endpoint, Protocol and TopicArn: "Update requires: Replacement".
-        replacement = cls.create_from_cloudformation_json(
-            new_resource_name, cloudformation_json, account_id, region_name
-        )
-        original_resource.delete(account_id, region_name)
-        return replacement
+        return cls.replace(original, request)
 
     def delete(self, account_id: str, region_name: str) -> None:
         sns_backends[account_id][self.arn.split(":")[3]].unsubscribe(self.arn)
 
-    def is_created(self) -> bool:
-        return True
 
-
-class CfnTopicPolicy(CloudFormationModel):
+class CfnTopicPolicy(CfnModel, CloudFormationModel):
     """AWS::SNS::TopicPolicy: the policy document of each topic in `Topics`."""
 
     __module__ = "moto.sns.models"
+    TYPE = "AWS::SNS::TopicPolicy"
+    PHYSICAL_ID = "name"
 
     def __init__(self, account_id: str, region_name: str, topics: list[str], name: str):
-        self.account_id = account_id
-        self.region_name = region_name
+        super().__init__(account_id, region_name)
         self.topics = topics
         self.name = name
 
     @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SNS::TopicPolicy"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
-
-    @staticmethod
-    def _apply(account_id: str, region_name: str, props: dict[str, Any]) -> list[str]:
-        backend = sns_backends[account_id][region_name]
+    def _apply(request: Request) -> list[str]:
+        backend = request.backend(sns_backends)
+        props = request.properties
         document = props["PolicyDocument"]
         policy = document if isinstance(document, str) else json.dumps(document)
         topics = list(props["Topics"])
@@ -134,38 +92,21 @@ class CfnTopicPolicy(CloudFormationModel):
         return topics
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> CfnTopicPolicy:
-        topics = cls._apply(account_id, region_name, cloudformation_json["Properties"])
-        return cls(account_id, region_name, topics, resource_name)
+    def create(cls, request: Request) -> CfnTopicPolicy:
+        topics = cls._apply(request)
+        return cls(request.account_id, request.region_name, topics, request.name)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: CfnTopicPolicy,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> CfnTopicPolicy:
-        topics = cls._apply(account_id, region_name, cloudformation_json["Properties"])
-        for dropped in set(original_resource.topics) - set(topics):
-            _restore_default_policy(account_id, region_name, dropped)
-        original_resource.topics = topics
-        return original_resource
+    def update(cls, original: CfnTopicPolicy, request: Request) -> CfnTopicPolicy:
+        topics = cls._apply(request)
+        for dropped in set(original.topics) - set(topics):
+            _restore_default_policy(request.account_id, request.region_name, dropped)
+        original.topics = topics
+        return original
 
     def delete(self, account_id: str, region_name: str) -> None:
         for topic_arn in self.topics:
             _restore_default_policy(account_id, region_name, topic_arn)
-
-    def is_created(self) -> bool:
-        return True
 
 
 def _restore_default_policy(account_id: str, region_name: str, topic_arn: str) -> None:
