@@ -559,3 +559,56 @@ fn a_schedule_time_zone_that_is_not_iana_and_an_unknown_place_to_run() {
         "env.yaml:21:14: pipeline.schedule.runs_in: `primary` is not one of: writer, every_region\n",
     );
 }
+
+#[test]
+fn alerts_pass() {
+    let subscriptions = format!(
+        "{BASE}alerts:\n  email: [oncall@example.com, team@example.com]\n  https: [https://hooks.example.com/alerts]\n"
+    );
+    let outcome = validate(&subscriptions);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let topics = format!(
+        "{BASE}alerts:\n  topics:\n    us-east-1: arn:aws:sns:us-east-1:123456789012:ops\n    us-east-2: arn:aws:sns:us-east-2:123456789012:ops\n"
+    );
+    let outcome = validate(&topics);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+}
+
+/// What SNS and CloudWatch would refuse, or what would leave nobody told, before a stack
+/// is touched.
+#[test]
+fn alerts_aws_refuses_or_nobody_hears() {
+    assert_invalid(
+        &format!("{BASE}alerts: {{}}\n"),
+        "env.yaml:18:1: alerts: alerts names nobody to notify\n  hint: add an address under email or https, or existing topics under topics; or remove alerts\n",
+    );
+    assert_invalid(
+        &format!(
+            "{BASE}alerts:\n  email: [oncall@example.com]\n  topics:\n    us-east-1: arn:aws:sns:us-east-1:123456789012:ops\n    us-east-2: arn:aws:sns:us-east-2:123456789012:ops\n"
+        ),
+        "env.yaml:20:3: alerts.topics: alerts takes either subscriptions (email, https) or existing topics, not both\n  hint: subscribe the addresses to your own topics, or drop topics and let deploy create one per Region\n",
+    );
+    // CloudWatch: "Invalid region us-west-2 specified. Only us-east-2 is supported."
+    assert_invalid(
+        &format!(
+            "{BASE}alerts:\n  topics:\n    us-east-1: arn:aws:sns:us-east-1:123456789012:ops\n    us-east-2: arn:aws:sns:us-west-2:123456789012:ops\n"
+        ),
+        "env.yaml:21:16: alerts.topics.us-east-2: this topic is in us-west-2, but the alarms in us-east-2 can only notify a topic in us-east-2\n  hint: name a topic in us-east-2, arn:aws:sns:us-east-2:…\n",
+    );
+    assert_invalid(
+        &format!("{BASE}alerts:\n  topics:\n    us-east-1: arn:aws:sns:us-east-1:123456789012:ops\n"),
+        "env.yaml:19:3: alerts.topics: no topic for us-east-2: every Region's alarms need one in that Region\n  hint: add `us-east-2: arn:…:sns:us-east-2:…`\n",
+    );
+    assert_invalid(
+        &format!(
+            "{BASE}alerts:\n  email: [oncall@example.com, oncall@example.com, not-an-address]\n  https: [https://user:secret@hooks.example.com/a, http://hooks.example.com/b]\n"
+        ),
+        "\
+env.yaml:19:31: alerts.email[1]: oncall@example.com is listed twice
+env.yaml:19:51: alerts.email[2]: `not-an-address` does not have the expected form
+env.yaml:20:11: alerts.https[0]: this address carries credentials, which would be written into the templates
+  hint: subscribe it to a topic of your own and name that topic under topics
+env.yaml:20:52: alerts.https[1]: `http://hooks.example.com/b` does not have the expected form
+",
+    );
+}

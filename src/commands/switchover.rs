@@ -334,7 +334,7 @@ pub fn render_text(report: &WriterChangeReport) -> String {
         for moved in &report.pipelines {
             let schedule = moved
                 .schedule
-                .map(|state| format!("schedule {state:<9}"))
+                .map(|state| format!("schedule {state:<8}  "))
                 .unwrap_or_default();
             let line = match &moved.error {
                 None => format!(
