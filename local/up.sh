@@ -139,3 +139,7 @@ start_mariadb() {
 make_certificates
 start_moto
 start_mariadb
+# Where they listen, for the tests (tests/it/common.rs reads it): the ports follow
+# MOTO_PORT and MARIADB_PORT, so a second stand-in on other ports needs no other change.
+printf '%s\n' "# written by local/up.sh" "MOTO_URL=http://127.0.0.1:$MOTO_PORT" \
+  "MARIADB_PORT=$MARIADB_PORT" >"$RUN_DIR/stand-in.env"
