@@ -18,47 +18,28 @@
 
 use crate::env::Pipeline;
 
-/// A failure report's suffix.
-pub const REPORT_SUFFIX: &str = ".report.json";
-/// A rejects object's suffix.
-pub const REJECTS_SUFFIX: &str = ".rejects.json";
-/// User metadata that `deploy data requeue` puts on a file it moves back (S3 sends it as
-/// `x-amz-meta-failed-attempts`): how many times the file had failed, so postprocess
-/// counts on from there in the next report.
-pub const ATTEMPTS_METADATA: &str = "failed-attempts";
-/// The Lambda error type of a report found in the pending prefix (it is not ingested).
-pub const NOT_REVIEW_DATA: &str = "NotReviewData";
-
-/// A key's path below `prefix`, or its file name when it is not under it (as postprocess
-/// relocates files).
-pub fn below<'k>(key: &'k str, prefix: &str) -> &'k str {
-    key.strip_prefix(prefix)
-        .unwrap_or_else(|| key.rsplit('/').next().unwrap_or(key))
-}
+pub use contract::reports::{
+    below, is_report_key, ATTEMPTS_METADATA, NOT_REVIEW_DATA, REJECTS_SUFFIX, REPORT_SUFFIX,
+};
 
 /// The failure report of the file whose path below the pending (and failed) prefix is `rel`.
 pub fn failure_report_key(pipeline: &Pipeline, rel: &str) -> String {
-    format!("{}failed/{rel}{REPORT_SUFFIX}", pipeline.reports_prefix)
+    contract::reports::failure_report_key(&pipeline.reports_prefix, rel)
 }
 
 /// The rejects object of the completed file whose path below the prefixes is `rel`.
 pub fn rejects_key(pipeline: &Pipeline, rel: &str) -> String {
-    format!("{}completed/{rel}{REJECTS_SUFFIX}", pipeline.reports_prefix)
+    contract::reports::rejects_key(&pipeline.reports_prefix, rel)
 }
 
 /// Where versions before the reports prefix put a failure report: beside the failed file.
 pub fn old_failure_report_key(pipeline: &Pipeline, rel: &str) -> String {
-    format!("{}{rel}{REPORT_SUFFIX}", pipeline.failed_prefix)
+    contract::reports::old_failure_report_key(&pipeline.failed_prefix, rel)
 }
 
 /// Where versions before the reports prefix put a rejects object: beside the completed file.
 pub fn old_rejects_key(pipeline: &Pipeline, rel: &str) -> String {
-    format!("{}{rel}{REJECTS_SUFFIX}", pipeline.completed_prefix)
-}
-
-/// A key named as a report, old or new: never a review file, never requeued.
-pub fn is_report_key(key: &str) -> bool {
-    key.ends_with(REPORT_SUFFIX) || key.ends_with(REJECTS_SUFFIX)
+    contract::reports::old_rejects_key(&pipeline.completed_prefix, rel)
 }
 
 #[cfg(test)]

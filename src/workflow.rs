@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use aws_sdk_sfn::error::ProvideErrorMetadata;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::aws::{api_error, AwsContext};
@@ -15,36 +15,9 @@ use crate::env::Environment;
 use crate::progress::Progress;
 use crate::reports;
 
-/// An object waiting under the pending prefix.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingFile {
-    pub key: String,
-    pub etag: String,
-    #[serde(default)]
-    pub size: i64,
-}
-
-/// The state machine's summary of a run (its output), as `preprocess` tallies it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Totals {
-    pub files: u64,
-    pub completed: u64,
-    pub failed: u64,
-    pub inserted: u64,
-    pub present: u64,
-    pub rejected: u64,
-}
-
-impl Totals {
-    pub fn add(&mut self, other: &Totals) {
-        self.files += other.files;
-        self.completed += other.completed;
-        self.failed += other.failed;
-        self.inserted += other.inserted;
-        self.present += other.present;
-        self.rejected += other.rejected;
-    }
-}
+// What the state machine and the functions hand back: the contract's types.
+pub use contract::reports::RejectsDocument;
+pub use contract::{PendingFile, RejectedLine, Totals};
 
 /// How a Region's run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -72,7 +45,7 @@ pub struct RegionRun {
     /// The first failure, when the run failed.
     pub error: Option<String>,
     /// The rejected lines of the run's completed files, from their rejects objects.
-    pub rejects: Vec<FileRejects>,
+    pub rejects: Vec<RejectsDocument>,
     /// The run's files that were moved to the failed prefix, with why.
     pub failures: Vec<FileFailure>,
 }
@@ -181,21 +154,6 @@ pub fn failure_cause(cause: &str) -> String {
         .unwrap_or_else(|| cause.to_string())
 }
 
-/// A completed file's rejects object (crate::reports: `<reports>completed/<path>.rejects.json`,
-/// written by postprocess): how many lines were rejected, and the first of them with their reasons.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileRejects {
-    pub key: String,
-    pub rejected: u64,
-    pub lines: Vec<RejectedLine>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RejectedLine {
-    pub line: u64,
-    pub reason: String,
-}
-
 /// The rejects objects of `files` once they are completed, in the files' order.
 pub async fn read_rejects(
     aws: &AwsContext,
@@ -203,7 +161,7 @@ pub async fn read_rejects(
     region: &str,
     bucket: &str,
     files: &[PendingFile],
-) -> anyhow::Result<Vec<FileRejects>> {
+) -> anyhow::Result<Vec<RejectsDocument>> {
     let pipeline = &environment.pipeline;
     let rejects = read_beside(aws, region, bucket, files, |file| {
         let rel = reports::below(&file.key, &pipeline.pending_prefix);
@@ -214,7 +172,7 @@ pub async fn read_rejects(
                 reports::old_rejects_key(pipeline, rel),
             ],
             |_: &PendingFile, value: serde_json::Value| {
-                serde_json::from_value::<FileRejects>(value)
+                serde_json::from_value::<RejectsDocument>(value)
             },
         )
     })
@@ -222,7 +180,7 @@ pub async fn read_rejects(
     rejects
         .into_iter()
         .collect::<Result<_, _>>()
-        .context("a rejects object is not {key, rejected, lines}")
+        .context("a rejects object is not {kind, key, rejected, lines}")
 }
 
 impl RegionRun {

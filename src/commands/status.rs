@@ -230,7 +230,9 @@ async fn count_objects(
                 .contents()
                 .iter()
                 .filter(|o| {
-                    !o.key().unwrap_or_default().ends_with(".rejects.json")
+                    !o.key()
+                        .unwrap_or_default()
+                        .ends_with(crate::reports::REJECTS_SUFFIX)
                         && !o.key().unwrap_or_default().ends_with(".report.json")
                 })
                 .count();

@@ -301,6 +301,7 @@ impl<'a> Context<'a> {
             metrics: MetricsTarget {
                 namespace: environment.application.clone(),
                 environment: environment.environment.clone(),
+                files_failed: contract::metrics::FILES_FAILED,
             },
             parameters: &stack.parameters,
             schedule: environment

@@ -18,16 +18,16 @@ const GRID_WIDTH: u32 = 24;
 const MIN_WIDTH: u32 = 6;
 const WIDGET_HEIGHT: u32 = 6;
 
-/// What dbprocess publishes through the Embedded Metric Format (lambdas/reviews/src/metrics.rs).
-pub const ROWS_INSERTED: &str = "RowsInserted";
-pub const ROWS_ALREADY_PRESENT: &str = "RowsAlreadyPresent";
-pub const ROWS_REJECTED: &str = "RowsRejected";
+/// What dbprocess publishes through the Embedded Metric Format (the contract's names).
+pub use contract::metrics::{ROWS_ALREADY_PRESENT, ROWS_INSERTED, ROWS_REJECTED};
 
 /// Where the custom metrics live: the namespace and the `Environment` dimension's value.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MetricsTarget {
     pub namespace: String,
     pub environment: String,
+    /// postprocess's metric for a file moved to the failed prefix (the alarm's).
+    pub files_failed: &'static str,
 }
 
 /// The dashboard body as pretty JSON, with `${...}` placeholders for `Fn::Sub`.

@@ -19,6 +19,7 @@ mod cli;
 #[cfg(feature = "aws")]
 mod common;
 
+mod contract;
 mod edit;
 mod engine;
 mod local_concurrency;

@@ -1,21 +1,11 @@
 //! What each Lambda function does, as plain async functions over typed requests, so tests call
 //! them directly; the bins only add `lambda_runtime` and the environment.
 //!
-//! Requests and responses (JSON, as the state machine passes them):
-//! - preprocess: `{"limit"?: N, "totals"?: Totals, "results"?: [FileResult]}` →
-//!   `{"files": [{"key","etag","size"}], "more": bool, "totals": Totals}`, where the response's
-//!   totals are the request's plus its results (the files of the batch the state machine just
-//!   processed). `{}` is the first call. Totals: `{"files","completed","failed","inserted",
-//!   "present","rejected"}`; a FileResult: `{"key", "outcome": "completed"|"failed",
-//!   "inserted", "present", "rejected"}`.
-//! - dbprocess: `{"key", "etag"?}` → an [`IngestReport`]
-//! - postprocess: `{"key", "etag"?, "outcome": "completed"|"failed", "error"?, "report"?}` →
-//!   `{"key", "destination", "outcome": "moved"|"already_moved", "newer_version_pending"?,
-//!   "report_key"?}`; the version with that ETag is moved; a failed file's report and a
-//!   completed file's rejected lines go under the reports prefix ([`crate::reports`]).
-//! - migrate: `{}` → `{"database", "applied": [versions], "version", "app_user"?}`
-
-use serde::{Deserialize, Serialize};
+//! Requests and responses are the `contract` crate's types (re-exported here), the ones the
+//! CLI reads and the state machine's paths are checked against (tests/it/contract.rs):
+//! preprocess `PreprocessRequest` → `PreprocessResponse`; dbprocess `DbProcessRequest` →
+//! `IngestReport`; postprocess `PostprocessRequest` → `PostprocessResponse`; migrate `{}` →
+//! `{"database", "applied": [versions], "version", "app_user"?}`.
 
 use crate::config::Prefixes;
 use crate::db::{Database, Purpose, SecretCache};
@@ -24,67 +14,13 @@ use std::time::{Duration, Instant};
 
 use crate::ingest::{ingest_object_until, IngestReport, IngestSettings};
 use crate::reports;
-use crate::s3::{MoveOutcome, PendingFile, S3Store};
+use crate::s3::S3Store;
+// The requests and responses are the contract with the state machine and the CLI.
 use crate::schema::MigrationReport;
-
-#[derive(Debug, Default, Deserialize)]
-pub struct PreprocessRequest {
-    #[serde(default)]
-    pub limit: Option<usize>,
-    /// The run's totals so far (missing: zeros).
-    #[serde(default)]
-    pub totals: Totals,
-    /// The per-file results of the batch just processed. Step Functions' JSONPath cannot sum,
-    /// so the listing call that starts each loop also keeps the tally.
-    #[serde(default)]
-    pub results: Vec<FileResult>,
-}
-
-/// What one file's child workflow returns (kept small: a batch of them is one state's data,
-/// limited to 256 KiB). A failed file carries zeros.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileResult {
-    pub key: String,
-    pub outcome: FileOutcome,
-    pub inserted: u64,
-    pub present: u64,
-    pub rejected: u64,
-}
-
-/// A run's summary, and the state machine's output.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Totals {
-    pub files: u64,
-    pub completed: u64,
-    pub failed: u64,
-    pub inserted: u64,
-    /// Rows that were already in the table (a re-run, or another Region wrote them first).
-    pub present: u64,
-    pub rejected: u64,
-}
-
-impl Totals {
-    pub fn with(mut self, result: &FileResult) -> Totals {
-        self.files += 1;
-        match result.outcome {
-            FileOutcome::Completed => self.completed += 1,
-            FileOutcome::Failed => self.failed += 1,
-        }
-        self.inserted += result.inserted;
-        self.present += result.present;
-        self.rejected += result.rejected;
-        self
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PreprocessResponse {
-    pub files: Vec<PendingFile>,
-    /// More pending objects remain after these.
-    pub more: bool,
-    pub totals: Totals,
-}
+pub use contract::{
+    DbProcessRequest, FileOutcome, FileResult, PostprocessRequest, PostprocessResponse,
+    PreprocessRequest, PreprocessResponse, Totals,
+};
 
 /// The listing, and then the batch's results, are each one state's data in the state
 /// machine, which Step Functions limits to 256 KiB. A thousand files with short keys take
@@ -125,13 +61,6 @@ pub async fn preprocess(
         more,
         totals,
     })
-}
-
-#[derive(Debug, Deserialize)]
-pub struct DbProcessRequest {
-    pub key: String,
-    #[serde(default)]
-    pub etag: Option<String>,
 }
 
 pub struct DbProcess {
@@ -185,42 +114,6 @@ pub async fn dbprocess(
 /// answer: a fifth of the time it was given, at most a minute.
 pub fn deadline_margin(given: Duration) -> Duration {
     (given / 5).min(Duration::from_secs(60))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FileOutcome {
-    Completed,
-    Failed,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct PostprocessRequest {
-    pub key: String,
-    /// The ETag the file was listed with, so the version that was read is the one moved (a
-    /// newer upload of the key stays pending).
-    #[serde(default)]
-    pub etag: Option<String>,
-    pub outcome: FileOutcome,
-    /// For a failed object: the error as Step Functions caught it (`{"Error","Cause"}`).
-    #[serde(default)]
-    pub error: Option<serde_json::Value>,
-    /// The dbprocess report, when there is one.
-    #[serde(default)]
-    pub report: Option<serde_json::Value>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct PostprocessResponse {
-    pub key: String,
-    pub destination: String,
-    pub outcome: MoveOutcome,
-    /// The key was uploaded again after the version that was read: that newer upload stays
-    /// pending, for the next listing.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub newer_version_pending: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub report_key: Option<String>,
 }
 
 pub async fn postprocess(

@@ -10,7 +10,6 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, Mutex};
 
@@ -85,56 +84,8 @@ impl ObjectId {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// This run read the object (perhaps resuming an earlier attempt).
-    Ingested,
-    /// The ledger says the object was finished before: nothing was read.
-    AlreadyIngested,
-    /// Stopped between batches at the deadline it was given, with the object unfinished:
-    /// the counts cover the committed batches only (lines, read and rejected are 0). The
-    /// next attempt resumes after them.
-    Incomplete,
-}
-
-/// How many rejected lines a report names; the `review_rejects` table has them all.
-pub const REPORTED_REJECTS: usize = 100;
-
-/// A line that was not stored, as a report names it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RejectedLine {
-    pub line: u64,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct IngestReport {
-    pub key: String,
-    pub etag: String,
-    pub outcome: Outcome,
-    pub lines: u64,
-    pub blank_lines: u64,
-    /// Non-blank lines: `inserted + already_present + rejected`.
-    pub read: u64,
-    pub inserted: u64,
-    pub already_present: u64,
-    pub rejected: u64,
-    /// Uncompressed bytes.
-    pub bytes: u64,
-    pub batches: u64,
-    /// Batches an earlier attempt had committed.
-    pub resumed_batches: u64,
-    pub elapsed_ms: u64,
-    /// The first [`REPORTED_REJECTS`] rejected lines, in line order.
-    pub rejected_lines: Vec<RejectedLine>,
-}
-
-impl IngestReport {
-    pub fn rows_per_second(&self) -> f64 {
-        self.read as f64 / (self.elapsed_ms.max(1) as f64 / 1000.0)
-    }
-}
+// The report and its parts are the contract with the state machine and the CLI.
+pub use contract::{IngestReport, Outcome, RejectedLine, REPORTED_REJECTS};
 
 /// Ingests one object. `open` is called only when the ledger says there is work to do.
 pub async fn ingest_object<F, Fut>(

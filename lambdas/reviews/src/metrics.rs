@@ -10,6 +10,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
+use contract::metrics::{
+    ENVIRONMENT_DIMENSION, FILES_FAILED, INGEST_DURATION, ROWS_ALREADY_PRESENT, ROWS_INSERTED,
+    ROWS_REJECTED,
+};
+use contract::variables::{METRICS_ENVIRONMENT, METRICS_NAMESPACE};
+
 use crate::config;
 use crate::ingest::IngestReport;
 
@@ -29,8 +35,8 @@ impl MetricsConfig {
     /// `METRICS_NAMESPACE` and `METRICS_ENVIRONMENT`, as the pipeline template sets them.
     pub fn from_env() -> Self {
         MetricsConfig {
-            namespace: config::var("METRICS_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
-            environment: config::var("METRICS_ENVIRONMENT").unwrap_or_else(|| "default".into()),
+            namespace: config::var(METRICS_NAMESPACE).unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
+            environment: config::var(METRICS_ENVIRONMENT).unwrap_or_else(|| "default".into()),
         }
     }
 }
@@ -42,20 +48,20 @@ pub fn ingest_record(config: &MetricsConfig, report: &IngestReport, timestamp_ms
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
                 "Namespace": config.namespace,
-                "Dimensions": [["Environment"]],
+                "Dimensions": [[ENVIRONMENT_DIMENSION]],
                 "Metrics": [
-                    { "Name": "RowsInserted", "Unit": "Count" },
-                    { "Name": "RowsAlreadyPresent", "Unit": "Count" },
-                    { "Name": "RowsRejected", "Unit": "Count" },
-                    { "Name": "IngestDuration", "Unit": "Milliseconds" },
+                    { "Name": ROWS_INSERTED, "Unit": "Count" },
+                    { "Name": ROWS_ALREADY_PRESENT, "Unit": "Count" },
+                    { "Name": ROWS_REJECTED, "Unit": "Count" },
+                    { "Name": INGEST_DURATION, "Unit": "Milliseconds" },
                 ],
             }],
         },
-        "Environment": config.environment,
-        "RowsInserted": report.inserted,
-        "RowsAlreadyPresent": report.already_present,
-        "RowsRejected": report.rejected,
-        "IngestDuration": report.elapsed_ms,
+        ENVIRONMENT_DIMENSION: config.environment,
+        ROWS_INSERTED: report.inserted,
+        ROWS_ALREADY_PRESENT: report.already_present,
+        ROWS_REJECTED: report.rejected,
+        INGEST_DURATION: report.elapsed_ms,
     })
 }
 
@@ -67,17 +73,14 @@ pub fn failed_file_record(config: &MetricsConfig, timestamp_ms: u64) -> Value {
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
                 "Namespace": config.namespace,
-                "Dimensions": [["Environment"]],
+                "Dimensions": [[ENVIRONMENT_DIMENSION]],
                 "Metrics": [{ "Name": FILES_FAILED, "Unit": "Count" }],
             }],
         },
-        "Environment": config.environment,
+        ENVIRONMENT_DIMENSION: config.environment,
         FILES_FAILED: 1,
     })
 }
-
-/// The metric the pipeline's FilesFailedAlarm watches.
-pub const FILES_FAILED: &str = "FilesFailed";
 
 /// Writes a failed file's EMF line to stdout. A failed write loses a datapoint, never the
 /// move.

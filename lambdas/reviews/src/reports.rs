@@ -24,29 +24,10 @@
 
 use serde_json::Value;
 
-pub const DEFAULT_REPORTS_PREFIX: &str = "book-reviews/reports/";
-/// A failure report's suffix, after the failed file's path.
-pub const REPORT_SUFFIX: &str = ".report.json";
-/// A rejects object's suffix, after the completed file's path.
-pub const REJECTS_SUFFIX: &str = ".rejects.json";
-/// The `kind` field of a failure report (written since the reports moved to their prefix).
-pub const FAILURE_KIND: &str = "deploy/failure-report";
-/// The `kind` field of a rejects object.
-pub const REJECTS_KIND: &str = "deploy/rejected-lines";
-/// User metadata (`x-amz-meta-failed-attempts`) that `deploy data requeue` puts on a file it
-/// moves back to pending: how many times it had failed, so the next report counts on.
-pub const ATTEMPTS_METADATA: &str = "failed-attempts";
-
-/// `<reports>failed/<rel>.report.json`, where `rel` is the file's path below the pending
-/// prefix.
-pub fn failure_report_key(reports_prefix: &str, rel: &str) -> String {
-    format!("{reports_prefix}failed/{rel}{REPORT_SUFFIX}")
-}
-
-/// `<reports>completed/<rel>.rejects.json`.
-pub fn rejects_key(reports_prefix: &str, rel: &str) -> String {
-    format!("{reports_prefix}completed/{rel}{REJECTS_SUFFIX}")
-}
+pub use contract::reports::{
+    failure_report_key, rejects_key, ATTEMPTS_METADATA, DEFAULT_REPORTS_PREFIX, FAILURE_KIND,
+    REJECTS_KIND, REJECTS_SUFFIX, REPORT_SUFFIX,
+};
 
 /// What a document the pipeline wrote is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,18 +83,6 @@ pub fn recognise(body: &[u8]) -> Option<Report> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reports_live_under_their_own_prefix() {
-        assert_eq!(
-            failure_report_key("book-reviews/reports/", "2024/a b.json"),
-            "book-reviews/reports/failed/2024/a b.json.report.json"
-        );
-        assert_eq!(
-            rejects_key("book-reviews/reports/", "x.json.gz"),
-            "book-reviews/reports/completed/x.json.gz.rejects.json"
-        );
-    }
 
     #[test]
     fn only_a_pretty_printed_object_may_be_a_report() {

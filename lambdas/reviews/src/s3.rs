@@ -29,12 +29,7 @@ pub const COPY_OBJECT_LIMIT: i64 = 5 * 1024 * 1024 * 1024;
 /// parts (S3's most).
 pub const COPY_PART_BYTES: i64 = 512 * 1024 * 1024;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingFile {
-    pub key: String,
-    pub etag: String,
-    pub size: i64,
-}
+pub use contract::{MoveOutcome, PendingFile};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingListing {
@@ -49,14 +44,6 @@ pub struct ObjectMeta {
     pub size: i64,
     /// In a versioned bucket, the version this describes.
     pub version_id: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MoveOutcome {
-    Moved,
-    /// The source is gone and the destination exists: an earlier attempt moved it.
-    AlreadyMoved,
 }
 
 /// A file's move: how it went, and whether a newer upload of the same key stays pending
