@@ -3,7 +3,6 @@
 //! `deploy data failed ENV`: the files in the failed prefix, with why each failed.
 //! `deploy data requeue ENV`: failed files back to the pending prefix (never a report).
 
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -13,11 +12,9 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
 use crate::aws::AwsContext;
 use crate::cli::{FailedArgs, OutputFormat, RequeueArgs, UploadArgs};
-use crate::cloudformation::StackClient;
-use crate::env::{self, Environment};
-use crate::failed::{self, Outcome, RegionFailures, Requeued};
-use crate::plan::{stack_name, Part};
-use crate::progress::Printer;
+use crate::env;
+use crate::ingestion::failed::{self, Outcome, RegionFailures, Requeued};
+use crate::ingestion::{data_bucket, regions_in_scope};
 
 /// Files larger than this go up in parts of this size (S3 allows 5 MiB to 5 GiB a part).
 const PART_SIZE: usize = 16 * 1024 * 1024;
@@ -189,7 +186,7 @@ pub fn requeue(args: &RequeueArgs) -> anyhow::Result<()> {
             files(chosen.len()),
             environment.pipeline.pending_prefix
         );
-        if !args.dry_run && !args.yes && !super::up::ask(&question) {
+        if !args.dry_run && !args.yes && !crate::prompt::ask(&question) {
             anyhow::bail!("not confirmed; nothing was moved");
         }
         let mut results = Vec::new();
@@ -263,68 +260,6 @@ fn humanize(duration: std::time::Duration) -> String {
         s if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
         s if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
         s => format!("{s}s"),
-    }
-}
-
-/// The data bucket of a Region's pipeline stack.
-pub async fn data_bucket(
-    environment: &Environment,
-    aws: &AwsContext,
-    region: &str,
-) -> anyhow::Result<String> {
-    let outputs = pipeline_outputs(environment, aws, region).await?;
-    output(&outputs, "DataBucketName", environment, region)
-}
-
-/// The outputs of a Region's pipeline stack (data bucket, state machine).
-pub async fn pipeline_outputs(
-    environment: &Environment,
-    aws: &AwsContext,
-    region: &str,
-) -> anyhow::Result<BTreeMap<String, String>> {
-    let stack = stack_name(environment, Part::Pipeline, region);
-    let client = StackClient::new(
-        aws.cloudformation(region),
-        region,
-        std::time::Duration::from_secs(1),
-        std::sync::Arc::new(Printer::plain()),
-    );
-    let description = client.describe(&stack).await?;
-    description
-        .map(|d| d.outputs)
-        .with_context(|| format!("{stack} is not deployed in {region}: run `deploy up` first"))
-}
-
-/// One output of a pipeline stack, or why it is missing.
-pub fn output(
-    outputs: &BTreeMap<String, String>,
-    name: &str,
-    environment: &Environment,
-    region: &str,
-) -> anyhow::Result<String> {
-    outputs.get(name).cloned().with_context(|| {
-        format!(
-            "{} has no output {name}: run `deploy up` to update it",
-            stack_name(environment, Part::Pipeline, region)
-        )
-    })
-}
-
-/// The Regions a command covers: the one asked for, or every Region of the file.
-pub fn regions_in_scope(
-    environment: &Environment,
-    region: Option<&str>,
-    file: &Path,
-) -> anyhow::Result<Vec<String>> {
-    match region {
-        Some(region) if environment.all_regions().any(|r| r.region == region) => {
-            Ok(vec![region.to_string()])
-        }
-        Some(region) => bail!("{region} is not a Region of {}", file.display()),
-        None => Ok(environment
-            .all_regions()
-            .map(|r| r.region.clone())
-            .collect()),
     }
 }
 

@@ -73,16 +73,19 @@ pub fn run(command: Command) -> ExitCode {
             }
             #[cfg(feature = "aws")]
             if error
-                .downcast_ref::<switchover::Refused>()
+                .downcast_ref::<crate::writer::Refused>()
                 .is_some_and(|r| r.is_usage())
             {
                 eprintln!("error: {error:#}");
                 return ExitCode::from(EXIT_INVALID);
             }
             #[cfg(feature = "aws")]
-            if error.downcast_ref::<run::FilesFailed>().is_some() {
+            if error
+                .downcast_ref::<crate::ingestion::FilesFailed>()
+                .is_some()
+            {
                 eprintln!("error: {error:#}");
-                return ExitCode::from(run::EXIT_FILES_FAILED);
+                return ExitCode::from(crate::ingestion::EXIT_FILES_FAILED);
             }
             eprintln!("error: {error:#}");
             ExitCode::FAILURE

@@ -232,7 +232,7 @@ async fn count_objects(
                 .filter(|o| {
                     !o.key()
                         .unwrap_or_default()
-                        .ends_with(crate::reports::REJECTS_SUFFIX)
+                        .ends_with(crate::ingestion::reports::REJECTS_SUFFIX)
                         && !o.key().unwrap_or_default().ends_with(".report.json")
                 })
                 .count();

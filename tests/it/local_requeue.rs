@@ -27,7 +27,7 @@ impl Bucket {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let (s3, name) = runtime.block_on(async {
             let aws = AwsContext::load(&environment, None).await;
-            let name = deploy::commands::data::data_bucket(&environment, &aws, REGION)
+            let name = deploy::ingestion::data_bucket(&environment, &aws, REGION)
                 .await
                 .unwrap();
             (aws.s3(REGION), name)
@@ -199,7 +199,7 @@ fn a_failed_file_is_listed_with_why_requeued_without_its_report_and_ingested_onc
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let bucket = runtime.block_on(async {
             let aws = AwsContext::load(&environment, None).await;
-            deploy::commands::data::data_bucket(&environment, &aws, region)
+            deploy::ingestion::data_bucket(&environment, &aws, region)
                 .await
                 .unwrap()
         });

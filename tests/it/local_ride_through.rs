@@ -67,7 +67,7 @@ fn deploy_with_data(dir: &Path, path: &str, name: &str) -> Value {
 async fn completed_files(aws: &AwsContext, environment: &Environment) -> usize {
     let mut completed = 0;
     for region in ["us-east-1", "us-east-2"] {
-        let Ok(bucket) = deploy::commands::data::data_bucket(environment, aws, region).await else {
+        let Ok(bucket) = deploy::ingestion::data_bucket(environment, aws, region).await else {
             continue;
         };
         let listed = aws

@@ -19,8 +19,8 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::DateTime;
 use deploy::cloudformation::events::StackEvent;
+use deploy::ingestion::workflow::{run_execution, run_name, PendingFile, RunStatus, Totals};
 use deploy::progress::Progress;
-use deploy::workflow::{run_execution, run_name, PendingFile, RunStatus, Totals};
 
 const MACHINE: &str = "arn:aws:states:us-east-2:123456789012:stateMachine:shop-prod-ingest";
 

@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 
 use crate::aws::{api_error, AwsContext};
 use crate::env::Environment;
+use crate::ingestion::reports;
 use crate::progress::Progress;
-use crate::reports;
 
 // What the state machine and the functions hand back: the contract's types.
 pub use contract::reports::RejectsDocument;
@@ -51,7 +51,7 @@ pub struct RegionRun {
 }
 
 /// A file the run moved to the failed prefix, from the report postprocess wrote about it
-/// (crate::reports: under the reports prefix, or beside the file from earlier versions):
+/// (crate::ingestion::reports: under the reports prefix, or beside the file from earlier versions):
 /// the error Step Functions caught.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileFailure {

@@ -1,6 +1,6 @@
 //! The files in a data bucket's failed prefix: what `deploy data failed` lists (with the
 //! reason from each one's report) and what `deploy data requeue` moves back to the pending
-//! prefix. Reports are named apart from review files (crate::reports) and are never moved.
+//! prefix. Reports are named apart from review files (crate::ingestion::reports) and are never moved.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use crate::aws::{api_error, AwsContext};
 use crate::env::Environment;
-use crate::reports;
-use crate::workflow::{failure_cause, get_json};
+use crate::ingestion::reports;
+use crate::ingestion::workflow::{failure_cause, get_json};
 
 /// One file in the failed prefix.
 #[derive(Debug, Clone, Serialize)]
