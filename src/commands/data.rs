@@ -6,12 +6,12 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
 use crate::aws::AwsContext;
-use crate::cli::{FailedArgs, OutputFormat, RequeueArgs, UploadArgs};
+use crate::cli::{FailedArgs, RequeueArgs, UploadArgs};
 use crate::env;
 use crate::ingestion::failed::{self, Outcome, RegionFailures, Requeued};
 use crate::ingestion::{data_bucket, regions_in_scope};
@@ -19,14 +19,15 @@ use crate::ingestion::{data_bucket, regions_in_scope};
 /// Files larger than this go up in parts of this size (S3 allows 5 MiB to 5 GiB a part).
 const PART_SIZE: usize = 16 * 1024 * 1024;
 
-pub fn upload(args: &UploadArgs) -> anyhow::Result<()> {
+pub fn upload(args: &UploadArgs) -> super::Outcome {
     let environment = env::load(&args.env)?;
     let files = review_files(&args.path)?;
     if files.is_empty() {
-        bail!(
+        return Err(anyhow::anyhow!(
             "no review files (.json, .jsonl, .json.gz) under {}",
             args.path.display()
-        );
+        )
+        .into());
     }
     let regions = regions_in_scope(&environment, args.region.as_deref(), &args.env)?;
     let runtime = tokio::runtime::Runtime::new()?;
@@ -45,12 +46,13 @@ pub fn upload(args: &UploadArgs) -> anyhow::Result<()> {
                 environment.pipeline.pending_prefix
             );
         }
-        Ok(())
-    })
+        anyhow::Ok(())
+    })?;
+    Ok(())
 }
 
 /// `deploy data failed`: a table of the failed files per Region (or JSON).
-pub fn failed(args: &FailedArgs) -> anyhow::Result<()> {
+pub fn failed(args: &FailedArgs) -> super::Outcome {
     let environment = env::load(&args.env)?;
     let regions = regions_in_scope(&environment, args.region.as_deref(), &args.env)?;
     let runtime = tokio::runtime::Runtime::new()?;
@@ -63,17 +65,11 @@ pub fn failed(args: &FailedArgs) -> anyhow::Result<()> {
         }
         anyhow::Ok(listed)
     })?;
-    match args.output {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "environment": environment.name_prefix(),
-                "regions": listed,
-            }))?
-        ),
-        OutputFormat::Text => print!("{}", render_failed(&listed)),
-    }
-    Ok(())
+    let report = serde_json::json!({
+        "environment": environment.name_prefix(),
+        "regions": listed,
+    });
+    super::emit(&report, args.output, |_| render_failed(&listed))
 }
 
 /// The reasons in the table are cut to this many characters (`--output json` has them whole).
@@ -140,7 +136,7 @@ pub struct NotRequeued {
 }
 
 /// `deploy data requeue`: failed review files back to the pending prefix.
-pub fn requeue(args: &RequeueArgs) -> anyhow::Result<()> {
+pub fn requeue(args: &RequeueArgs) -> super::Outcome {
     let environment = env::load(&args.env)?;
     let regions = regions_in_scope(&environment, args.region.as_deref(), &args.env)?;
     let runtime = tokio::runtime::Runtime::new()?;
@@ -215,10 +211,10 @@ pub fn requeue(args: &RequeueArgs) -> anyhow::Result<()> {
     }
     let not_moved = count(Outcome::Refused) + count(Outcome::Failed);
     if not_moved > 0 {
-        return Err(NotRequeued {
+        return Err(anyhow::Error::from(NotRequeued {
             not_moved,
             files: results.len(),
-        }
+        })
         .into());
     }
     Ok(())

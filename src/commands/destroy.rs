@@ -8,13 +8,26 @@ use anyhow::bail;
 
 use crate::aws::AwsContext;
 use crate::cli::DestroyArgs;
-use crate::env;
+use crate::env::{self, Environment};
 use crate::progress::{Printer, Progress};
 use crate::prompt;
 use crate::teardown;
 
-pub fn run(args: &DestroyArgs) -> anyhow::Result<()> {
+pub fn run(args: &DestroyArgs) -> super::Outcome {
     let environment = env::load(&args.env)?;
+    confirmed(&environment, args)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let printer: Arc<dyn Progress> = Arc::new(Printer::new());
+    runtime.block_on(async {
+        let aws = AwsContext::connect(&environment, args.profile.as_deref()).await?;
+        teardown::destroy(&environment, &aws, printer).await
+    })?;
+    Ok(())
+}
+
+/// What the person must say first: `--force` and the environment's name typed when
+/// deletion protection is on, otherwise `--yes` or "y".
+fn confirmed(environment: &Environment, args: &DestroyArgs) -> anyhow::Result<()> {
     let name = environment.name_prefix();
     if environment.safety.deletion_protection {
         if !args.force {
@@ -36,10 +49,5 @@ pub fn run(args: &DestroyArgs) -> anyhow::Result<()> {
     {
         bail!("not confirmed; nothing was deleted");
     }
-    let runtime = tokio::runtime::Runtime::new()?;
-    let printer: Arc<dyn Progress> = Arc::new(Printer::new());
-    runtime.block_on(async {
-        let aws = AwsContext::connect(&environment, args.profile.as_deref()).await?;
-        teardown::destroy(&environment, &aws, printer).await
-    })
+    Ok(())
 }

@@ -16,7 +16,7 @@ const NOTES_START: &str = "# deploy edit: this file has problems and was NOT sav
 const NOTES_END: &str =
     "# --- end of deploy edit's notes (these lines are removed when you save) ---";
 
-pub fn run(args: &EditArgs) -> anyhow::Result<()> {
+pub fn run(args: &EditArgs) -> super::Outcome {
     let original = std::fs::read_to_string(&args.env)
         .with_context(|| format!("cannot read {}", args.env.display()))?;
     let editor = editor_command();
@@ -35,11 +35,12 @@ pub fn run(args: &EditArgs) -> anyhow::Result<()> {
             }
             // Quit without saving while problems were shown: keep the work, save nothing.
             let kept = copy.keep()?;
-            bail!(
+            return Err(anyhow::anyhow!(
                 "edit cancelled: {} is unchanged; your edited copy is kept at {}",
                 args.env.display(),
                 kept.display()
-            );
+            )
+            .into());
         }
         if env::is_blank(&text) {
             eprintln!(

@@ -20,11 +20,92 @@ pub mod validate;
 
 use std::process::ExitCode;
 
-use crate::cli::Command;
+use serde::Serialize;
+
+use crate::cli::{Command, OutputFormat};
 use crate::env::Diagnostics;
 
-/// Exit code for an environment file with problems (usage errors, as clap uses).
+/// Exit code for an environment file with problems, or a command line asking for what
+/// cannot be (usage errors, as clap uses).
 pub const EXIT_INVALID: u8 = 2;
+/// Exit code of a run that finished but moved files to the failed prefix: each is listed
+/// with why, and `deploy run` exits with this so scripts notice.
+pub const EXIT_FILES_FAILED: u8 = 3;
+
+/// Why a command did not succeed, typed where it happens, so the exit code is chosen here
+/// without guessing at an error's type.
+#[derive(Debug)]
+pub enum Failure {
+    /// The environment file has problems: each is printed with its place, exit 2.
+    Invalid(Diagnostics),
+    /// The command line asks for something that cannot be (a Region not in the file, a
+    /// failover without --allow-data-loss, the writer it already is): exit 2.
+    Usage(anyhow::Error),
+    /// The run finished but moved files to the failed prefix (listed above): exit 3.
+    FilesFailed(anyhow::Error),
+    /// Anything else: exit 1.
+    Error(anyhow::Error),
+}
+
+/// What a command returns.
+pub type Outcome = Result<(), Failure>;
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Invalid(_) | Failure::Usage(_) => EXIT_INVALID,
+            Failure::FilesFailed(_) => EXIT_FILES_FAILED,
+            Failure::Error(_) => 1,
+        }
+    }
+
+    /// On stderr: the diagnostics alone, or `error: ` and the error's chain.
+    fn print(&self) {
+        match self {
+            Failure::Invalid(diagnostics) => eprint!("{diagnostics}"),
+            Failure::Usage(error) | Failure::FilesFailed(error) | Failure::Error(error) => {
+                eprintln!("error: {error:#}")
+            }
+        }
+    }
+}
+
+impl From<Diagnostics> for Failure {
+    fn from(diagnostics: Diagnostics) -> Self {
+        Failure::Invalid(diagnostics)
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        Failure::Error(error)
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Self {
+        Failure::Error(error.into())
+    }
+}
+
+impl From<serde_json::Error> for Failure {
+    fn from(error: serde_json::Error) -> Self {
+        Failure::Error(error.into())
+    }
+}
+
+/// A report on stdout, as the user asked: pretty JSON, or the command's text.
+pub fn emit<R: Serialize>(
+    report: &R,
+    format: OutputFormat,
+    text: impl FnOnce(&R) -> String,
+) -> Outcome {
+    match format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(report)?),
+        OutputFormat::Text => print!("{}", text(report)),
+    }
+    Ok(())
+}
 
 pub fn run(command: Command) -> ExitCode {
     let result = match command {
@@ -65,30 +146,9 @@ pub fn run(command: Command) -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            // An invalid environment file prints its diagnostics, nothing else.
-            if let Some(diagnostics) = error.downcast_ref::<Diagnostics>() {
-                eprint!("{diagnostics}");
-                return ExitCode::from(EXIT_INVALID);
-            }
-            #[cfg(feature = "aws")]
-            if error
-                .downcast_ref::<crate::writer::Refused>()
-                .is_some_and(|r| r.is_usage())
-            {
-                eprintln!("error: {error:#}");
-                return ExitCode::from(EXIT_INVALID);
-            }
-            #[cfg(feature = "aws")]
-            if error
-                .downcast_ref::<crate::ingestion::FilesFailed>()
-                .is_some()
-            {
-                eprintln!("error: {error:#}");
-                return ExitCode::from(crate::ingestion::EXIT_FILES_FAILED);
-            }
-            eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+        Err(failure) => {
+            failure.print();
+            ExitCode::from(failure.exit_code())
         }
     }
 }

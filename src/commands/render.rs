@@ -3,12 +3,12 @@
 use crate::cli::RenderArgs;
 use crate::{env, render};
 
-pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
+pub fn run(args: &RenderArgs) -> super::Outcome {
     let environment = env::load(&args.env)?;
-    let rendered = render::render(&environment)?;
+    let rendered = render::render(&environment).map_err(anyhow::Error::from)?;
     match &args.out {
         Some(dir) => {
-            rendered.write_to(dir)?;
+            rendered.write_to(dir).map_err(anyhow::Error::from)?;
             eprintln!(
                 "wrote {} templates and plan.json to {}",
                 rendered.templates.len(),

@@ -3,14 +3,15 @@
 
 use std::sync::Arc;
 
+use super::{emit, Failure, Outcome};
 use crate::aws::AwsContext;
-use crate::cli::{OutputFormat, RunArgs};
+use crate::cli::RunArgs;
 use crate::env;
 use crate::ingestion::workflow::{RegionRun, RunStatus};
 use crate::ingestion::{ingest, regions_in_scope, render_text, FilesFailed};
 use crate::progress::{Printer, Progress};
 
-pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+pub fn run(args: &RunArgs) -> Outcome {
     let environment = env::load(&args.env)?;
     let regions = regions_in_scope(&environment, args.region.as_deref(), &args.env)?;
     let runtime = tokio::runtime::Runtime::new()?;
@@ -20,17 +21,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         let printer: Arc<dyn Progress> = Arc::new(Printer::new());
         ingest(&environment, &aws, &regions, args.wait, printer).await
     })?;
-    match args.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        OutputFormat::Text => print!("{}", render_text(&report)),
-    }
+    emit(&report, args.output, render_text)?;
     let failed: Vec<&RegionRun> = report
         .regions
         .iter()
         .filter(|r| r.status == RunStatus::Failed)
         .collect();
     if let Some(first) = failed.first() {
-        anyhow::bail!(
+        return Err(Failure::Error(anyhow::anyhow!(
             "the run failed in {}: {}",
             failed
                 .iter()
@@ -38,14 +36,16 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
                 .join(", "),
             first.error.as_deref().unwrap_or("no reason given")
-        );
+        )));
     }
     if report.total.failed > 0 {
-        return Err(FilesFailed {
-            failed: report.total.failed,
-            files: report.total.files,
-        }
-        .into());
+        return Err(Failure::FilesFailed(
+            FilesFailed {
+                failed: report.total.failed,
+                files: report.total.files,
+            }
+            .into(),
+        ));
     }
     Ok(())
 }

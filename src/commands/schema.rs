@@ -3,7 +3,7 @@
 use crate::cli::SchemaArgs;
 use crate::env;
 
-pub fn run(args: &SchemaArgs) -> anyhow::Result<()> {
+pub fn run(args: &SchemaArgs) -> super::Outcome {
     if args.markdown {
         print!("{}", env::reference_markdown());
     } else {

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use serde::Serialize;
 
 use crate::aws::AwsContext;
-use crate::cli::{OutputFormat, StatusArgs};
+use crate::cli::StatusArgs;
 use crate::cloudformation::StackClient;
 use crate::env::{self, Environment};
 use crate::monitoring;
@@ -73,18 +73,14 @@ pub struct BucketCounts {
     pub failed: usize,
 }
 
-pub fn run(args: &StatusArgs) -> anyhow::Result<()> {
+pub fn run(args: &StatusArgs) -> super::Outcome {
     let environment = env::load(&args.env)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let report = runtime.block_on(async {
         let aws = AwsContext::connect(&environment, args.profile.as_deref()).await?;
         status(&environment, &aws).await
     })?;
-    match args.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        OutputFormat::Text => print!("{}", render_text(&report)),
-    }
-    Ok(())
+    super::emit(&report, args.output, render_text)
 }
 
 pub async fn status(environment: &Environment, aws: &AwsContext) -> anyhow::Result<StatusReport> {

@@ -3,18 +3,38 @@
 
 use std::sync::Arc;
 
+use super::{emit, Failure, Outcome};
 use crate::aws::AwsContext;
-use crate::cli::{FailoverArgs, OutputFormat, SwitchoverArgs};
+use crate::cli::{FailoverArgs, SwitchoverArgs};
 use crate::env;
 use crate::progress::{Printer, Progress};
 use crate::prompt::Prompt;
-use crate::writer::{check_region, move_writer, render_text, Operation, Refused};
+use crate::writer::{check_region, move_writer, render_text, MoveError, Operation, Refused};
 
-pub fn switchover(args: &SwitchoverArgs) -> anyhow::Result<()> {
+impl From<Refused> for Failure {
+    fn from(refused: Refused) -> Self {
+        if refused.is_usage() {
+            Failure::Usage(refused.into())
+        } else {
+            Failure::Error(refused.into())
+        }
+    }
+}
+
+impl From<MoveError> for Failure {
+    fn from(error: MoveError) -> Self {
+        match error {
+            MoveError::Refused(refused) => refused.into(),
+            MoveError::Failed(error) => Failure::Error(error),
+        }
+    }
+}
+
+pub fn switchover(args: &SwitchoverArgs) -> Outcome {
     run(args, Operation::Switchover)
 }
 
-pub fn failover(args: &FailoverArgs) -> anyhow::Result<()> {
+pub fn failover(args: &FailoverArgs) -> Outcome {
     if !args.allow_data_loss {
         // Refused before any call, and before the file's Regions are even read from AWS.
         let environment = env::load(&args.target.env)?;
@@ -28,7 +48,7 @@ pub fn failover(args: &FailoverArgs) -> anyhow::Result<()> {
     run(&args.target, Operation::Failover)
 }
 
-fn run(args: &SwitchoverArgs, operation: Operation) -> anyhow::Result<()> {
+fn run(args: &SwitchoverArgs, operation: Operation) -> Outcome {
     let environment = env::load(&args.env)?;
     check_region(&environment, &args.to)?;
     let runtime = tokio::runtime::Runtime::new()?;
@@ -38,15 +58,11 @@ fn run(args: &SwitchoverArgs, operation: Operation) -> anyhow::Result<()> {
         let aws = AwsContext::connect(&environment, args.profile.as_deref()).await?;
         tokio::select! {
             report = move_writer(&environment, &aws, operation, &args.to, &prompt, printer.as_ref(), args.timeout) => report,
-            _ = tokio::signal::ctrl_c() => anyhow::bail!(
+            _ = tokio::signal::ctrl_c() => Err(MoveError::Failed(anyhow::anyhow!(
                 "interrupted: stopped waiting. A {operation} already started goes on in RDS; `deploy status {}` shows the writer",
                 args.env.display()
-            ),
+            ))),
         }
     })?;
-    match args.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        OutputFormat::Text => print!("{}", render_text(&report)),
-    }
-    Ok(())
+    emit(&report, args.output, render_text)
 }

@@ -31,7 +31,7 @@ pub struct UpReport {
     pub error: Option<String>,
 }
 
-pub fn run(args: &UpArgs, dry_run: bool) -> anyhow::Result<()> {
+pub fn run(args: &UpArgs, dry_run: bool) -> super::Outcome {
     let environment = env::load(&args.env)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let printer: Arc<dyn Progress> = Arc::new(Printer::new());
@@ -50,7 +50,7 @@ pub fn run(args: &UpArgs, dry_run: bool) -> anyhow::Result<()> {
         print_summary(&report);
     }
     match report.error {
-        Some(error) => anyhow::bail!("{error}"),
+        Some(error) => Err(anyhow::anyhow!("{error}").into()),
         None => Ok(()),
     }
 }

@@ -3,7 +3,7 @@
 use crate::cli::ValidateArgs;
 use crate::env;
 
-pub fn run(args: &ValidateArgs) -> anyhow::Result<()> {
+pub fn run(args: &ValidateArgs) -> super::Outcome {
     let environment = env::load(&args.env)?;
     println!(
         "{}: valid ({} Regions: {})",

@@ -26,10 +26,6 @@ use crate::plan::{stack_name, Part};
 use crate::progress::{Printer, Progress};
 use workflow::{RegionRun, RunStatus, Totals};
 
-/// Exit code of a run that finished but moved files to the failed prefix: each is listed
-/// with why, and `deploy run` exits with this so scripts notice.
-pub const EXIT_FILES_FAILED: u8 = 3;
-
 /// The run finished, but some files could not be ingested (the report lists them).
 #[derive(Debug, thiserror::Error)]
 #[error("{failed} of {files} files could not be ingested and were moved to the failed prefix (listed above)")]

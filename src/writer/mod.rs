@@ -70,6 +70,15 @@ pub enum Refused {
     NotConfirmed,
 }
 
+/// How a move of the writer did not happen: refused before anything changed, or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MoveError {
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
 impl Refused {
     /// Errors in the command line itself exit 2, like clap's own.
     pub fn is_usage(&self) -> bool {
@@ -126,7 +135,7 @@ pub async fn move_writer(
     confirm: &dyn Confirm,
     progress: &dyn Progress,
     timeout: Duration,
-) -> anyhow::Result<WriterChangeReport> {
+) -> Result<WriterChangeReport, MoveError> {
     check_region(environment, to)?;
     let global_cluster = environment.name_prefix();
     // Every call goes to the target Region: in a failover the writer's may be down.
@@ -324,7 +333,8 @@ mod tests {
 
     #[test]
     fn a_switchover_waits_for_the_old_writer_to_forward_a_failover_does_not() {
-        let environment = crate::env::load(std::path::Path::new("environments/local.yaml")).unwrap();
+        let environment =
+            crate::env::load(std::path::Path::new("environments/local.yaml")).unwrap();
         let before = topology("us-east-2");
         assert_eq!(
             forwarding_regions(&environment, &before, Operation::Switchover, "us-east-1"),
@@ -339,7 +349,8 @@ mod tests {
 
     #[test]
     fn regions_without_forwarding_in_the_file_are_not_waited_for() {
-        let mut environment = crate::env::load(std::path::Path::new("environments/local.yaml")).unwrap();
+        let mut environment =
+            crate::env::load(std::path::Path::new("environments/local.yaml")).unwrap();
         environment.regions.secondary[0].write_forwarding.enabled = false;
         // us-east-2 becomes a secondary, but the file gives it no forwarding.
         assert!(forwarding_regions(
