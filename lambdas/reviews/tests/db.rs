@@ -780,7 +780,7 @@ async fn the_schema_upgrades_from_version_3_with_its_data_and_stays_idempotent()
     );
     // The twice-ingested key names its first ledger row; the orphan got one of its own.
     let twice: Vec<String> = t
-        .rows("SELECT HEX(o.object_hash) FROM reviews JOIN ingest_objects AS o USING (object_id) WHERE reviewer_id = 'T'")
+        .rows("SELECT LEFT(HEX(o.object_hash), 2) FROM reviews JOIN ingest_objects AS o USING (object_id) WHERE reviewer_id = 'T'")
         .await;
     assert_eq!(twice.len(), 1);
     assert!(["03", "04"].contains(&twice[0].as_str()), "{twice:?}");

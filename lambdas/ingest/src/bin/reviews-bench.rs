@@ -236,7 +236,7 @@ async fn main() {
     std::fs::write(&md, report.markdown(rerun_ms)).unwrap();
     std::fs::write(&svg, report.svg()).unwrap();
     println!("report: {} and {}", md.display(), svg.display());
-    for f in [&bench.data, &bench.tsv, &bench.sample_tsv, &bench.empty] {
+    for f in [&bench.data, &bench.tsv, &bench.sample_tsv] {
         std::fs::remove_file(f).ok();
     }
 
@@ -260,6 +260,7 @@ async fn main() {
         bench.drop_db(&db).await;
         std::fs::remove_file(&big).ok();
     }
+    std::fs::remove_file(&bench.empty).ok();
     for arch in ["arm64", "x86_64"] {
         let dir = Path::new("target/lambda").join(arch);
         for f in ["preprocess", "dbprocess", "postprocess", "migrate"] {
