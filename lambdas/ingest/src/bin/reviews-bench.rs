@@ -699,10 +699,19 @@ fn tsv_row<'a>(row: &mut String, fields: impl Iterator<Item = &'a Option<String>
     row.push('\n');
 }
 
+/// One method's results.
+struct Line {
+    name: String,
+    /// Writer connections, for the ingest path.
+    writers: Option<usize>,
+    median: f64,
+    /// Each run's rows/s.
+    rates: Vec<f64>,
+}
+
 /// The results as text (stdout), Markdown and SVG.
 struct Report {
-    /// (name, writers, median rows/s, each run's rows/s, rows)
-    lines: Vec<(String, Option<usize>, f64, Vec<f64>, usize)>,
+    lines: Vec<Line>,
     ceiling: f64,
     sample: f64,
     text: String,
@@ -727,13 +736,12 @@ impl Report {
                     Method::Ingest(w) => Some(w),
                     _ => None,
                 };
-                (
-                    r.method.name(),
+                Line {
+                    name: r.method.name(),
                     writers,
-                    r.median(),
-                    r.rates.clone(),
-                    r.rows,
-                )
+                    median: r.median(),
+                    rates: r.rates.clone(),
+                }
             })
             .collect();
         let settings = format!(
@@ -752,7 +760,13 @@ impl Report {
             "{:<58} {:>9} {:>11} {:>10}   runs",
             "method", "rows/s", "vs ceiling", "vs sample"
         );
-        for (name, _, med, rates, _) in &lines {
+        for Line {
+            name,
+            median: med,
+            rates,
+            ..
+        } in &lines
+        {
             let runs: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
             let _ = writeln!(
                 text,
@@ -778,7 +792,13 @@ impl Report {
             "| method | writers | rows/s (median) | vs ceiling | vs sample | runs (rows/s) |\n",
         );
         md.push_str("| --- | ---: | ---: | ---: | ---: | --- |\n");
-        for (name, writers, med, rates, _) in &self.lines {
+        for Line {
+            name,
+            writers,
+            median: med,
+            rates,
+        } in &self.lines
+        {
             let runs: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
             let _ = writeln!(
                 md,
@@ -805,7 +825,7 @@ impl Report {
         let max = self
             .lines
             .iter()
-            .map(|l| l.2)
+            .map(|l| l.median)
             .fold(1.0f64, f64::max)
             .max(self.ceiling);
         let x = |v: f64| label_w + bar_w * v / max;
@@ -822,7 +842,16 @@ impl Report {
              <text x=\"10\" y=\"42\" font-size=\"10\" fill=\"#555\">{}</text>",
             xml(&self.settings)
         );
-        for (i, (name, writers, med, _, _)) in self.lines.iter().enumerate() {
+        for (
+            i,
+            Line {
+                name,
+                writers,
+                median: med,
+                ..
+            },
+        ) in self.lines.iter().enumerate()
+        {
             let y = top + row_h * i as f64;
             let color = match (writers, name.as_str()) {
                 (Some(_), _) => "#2b7bb9",
