@@ -392,8 +392,7 @@ where
 
     let reader = open().await?;
     let (tx, rx) = mpsc::channel::<Batch>(settings.writers * 2);
-    let region_and_object =
-        sql::region_and_object_literal(&settings.region_indicator, ledger.object_id);
+    let region_and_key = sql::region_and_key_literal(&settings.region_indicator, &object.key);
     let done_lines: HashSet<u64> = done.keys().copied().collect();
     let key_for_parser = object.key.clone();
     let parser = tokio::task::spawn_blocking(move || -> Result<ParseTotals> {
@@ -409,7 +408,7 @@ where
         })?;
         let opts = BatchOptions {
             batch_size,
-            region_and_object,
+            region_and_key,
             done: &done_lines,
         };
         parse_batches(reader, &opts, |batch| tx.blocking_send(batch)).map_err(|e| match e {
@@ -591,14 +590,11 @@ fn within_report_budget(rows: Vec<(u64, String)>) -> Vec<RejectedLine> {
 }
 
 struct Ledger {
-    /// `ingest_objects.object_id`: what the object's rows name it by.
-    object_id: u32,
     batch_size: usize,
     finished: Option<IngestReport>,
 }
 
 type LedgerRow = (
-    u32,
     u32,
     String,
     Option<u64>,
@@ -613,14 +609,16 @@ async fn read_ledger(session: &mut Session, hash: &str) -> Result<Option<Ledger>
     let rows: Vec<LedgerRow> = session
         .query(
             &format!(
-                "SELECT object_id, batch_size, status, lines_total, reviews_read, inserted, already_present, \
+                "SELECT batch_size, status, lines_total, reviews_read, inserted, already_present, \
                  rejected, bytes_read FROM ingest_objects WHERE object_hash = {hash}"
             ),
             "reading the object ledger",
         )
         .await?;
-    Ok(rows.into_iter().next().map(
-        |(object_id, batch_size, status, lines, read, ins, ap, rej, bytes)| {
+    Ok(rows
+        .into_iter()
+        .next()
+        .map(|(batch_size, status, lines, read, ins, ap, rej, bytes)| {
             let finished = (status == "complete").then(|| IngestReport {
                 key: String::new(),
                 etag: String::new(),
@@ -638,12 +636,10 @@ async fn read_ledger(session: &mut Session, hash: &str) -> Result<Option<Ledger>
                 rejected_lines: Vec::new(),
             });
             Ledger {
-                object_id,
                 batch_size: batch_size as usize,
                 finished,
             }
-        },
-    ))
+        }))
 }
 
 #[derive(Default, Debug, Clone, Copy)]

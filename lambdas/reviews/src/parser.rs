@@ -184,8 +184,8 @@ pub struct ParseTotals {
 
 pub struct BatchOptions<'a> {
     pub batch_size: usize,
-    /// `'region',object_id`, see [`sql::region_and_object_literal`].
-    pub region_and_object: String,
+    /// `'region','key'`, see [`sql::region_and_key_literal`].
+    pub region_and_key: String,
     /// First lines of batches that an earlier attempt recorded.
     pub done: &'a HashSet<u64>,
 }
@@ -249,7 +249,7 @@ pub fn parse_batches<R: BufRead, E>(
                 let start = out.len();
                 (out, start)
             };
-            sql::push_review_values(out, &review, &opts.region_and_object);
+            sql::push_review_values(out, &review, &opts.region_and_key);
             let len = out.len() - start;
             if len > MAX_ROW_BYTES {
                 // Take it back out, with its comma.
@@ -332,7 +332,7 @@ mod tests {
         let done = HashSet::new();
         let opts = BatchOptions {
             batch_size,
-            region_and_object: "'r',1".into(),
+            region_and_key: "'r','k'".into(),
             done: &done,
         };
         let mut out = Vec::new();
@@ -402,7 +402,7 @@ mod tests {
         let done: HashSet<u64> = [1].into_iter().collect();
         let opts = BatchOptions {
             batch_size: 2,
-            region_and_object: "'r',1".into(),
+            region_and_key: "'r','k'".into(),
             done: &done,
         };
         let mut out = Vec::new();
@@ -448,7 +448,7 @@ mod tests {
         let done: HashSet<u64> = [1].into_iter().collect();
         let opts = BatchOptions {
             batch_size: 100,
-            region_and_object: "'r',1".into(),
+            region_and_key: "'r','k'".into(),
             done: &done,
         };
         let mut again = Vec::new();

@@ -4,16 +4,14 @@
 //!
 //! Tables:
 //! - `reviews`: the reference application's columns, plus `region_indicator` (the Region that
-//!   wrote it first), `object_id` (the object it came from: `ingest_objects.object_id`, whose
-//!   row has the key; until migration 4 each row carried the key itself, `source_key`) and
-//!   `ingested_at`. A unique key on the review's identity (reviewer, ASIN, review time) makes
-//!   a review seen twice, from any file or Region, one row. The clustered primary key is an
-//!   AUTO_INCREMENT id, so inserts append to the table instead of splitting pages all over it
-//!   (identities arrive in random order, and rows are ~700 bytes against ~50 for an index
-//!   entry; measured again for migration 4, see there). `style` and `image` are JSON columns.
+//!   wrote it first), `source_key` (the object it came from) and `ingested_at`. A unique key on
+//!   the review's identity (reviewer, ASIN, review time) makes a review seen twice, from any
+//!   file or Region, one row. The clustered primary key is an AUTO_INCREMENT id, so inserts
+//!   append to the table instead of splitting pages all over it (identities arrive in random
+//!   order, and rows are ~700 bytes against ~50 for an index entry). `style` and `image` are
+//!   JSON columns.
 //! - `ingest_objects`: one row per (object key, ETag): the ledger that lets a finished object
-//!   return at once and holds its final counts; `object_id` (since migration 4) is the small
-//!   number its reviews name it by.
+//!   return at once and holds its final counts.
 //! - `ingest_batches`: one row per committed batch of an object, written in the batch's own
 //!   transaction, so a retry after a crash skips exactly the batches that landed.
 //! - `review_rejects`: the lines that could not be stored, with line number and reason.
@@ -111,58 +109,6 @@ pub const MIGRATIONS: &[Migration] = &[
             "ALTER TABLE ingest_objects
                 ADD COLUMN lease_owner VARCHAR(64) NULL,
                 ADD COLUMN lease_until TIMESTAMP(6) NULL",
-        ],
-    },
-    Migration {
-        version: 4,
-        description: "reviews name their object by the ledger's small id, not by its key",
-        // Every row carried its object's S3 key (VARCHAR(1024), up to 1 KiB; ~50 bytes for
-        // this pipeline's keys) and every INSERT repeated it; a 4-byte id of the ledger row
-        // does the same job. Plain MySQL 8.0 / MariaDB statements (no MariaDB-only syntax:
-        // Aurora MySQL 3 runs them too). The existing rows keep their object: each key is
-        // matched to its ledger row (the first one, when the same key was ingested in several
-        // versions or buckets), and a key the ledger never saw (a row written by something
-        // else) gets a ledger row of its own, status 'legacy', so no key is lost.
-        //
-        // Not a measurable speed-up on the benchmark (its key is ~35 bytes; three LOAD DATA
-        // runs each with a 55-byte key against the id: no difference above the noise of a
-        // loaded 2-core machine): the gain is the bytes, up to 1 KiB a row for long keys.
-        //
-        // Measured and not taken (the stand-in's MariaDB 10.11, LOAD DATA of the benchmark's
-        // 200,000 rows, two runs each): the identity as the clustered PRIMARY KEY, one B-tree instead of
-        // two, ran at 22-27k rows/s against 34-46k for the AUTO_INCREMENT key plus the unique
-        // identity index. InnoDB stores rows in the clustered index's order (MySQL 8.0
-        // reference manual, 17.6.2.1 "Clustered and Secondary Indexes"; MariaDB, "PRIMARY KEY
-        // Constraints with MariaDB Enterprise Server"), so identities arriving in random
-        // order split full-row pages all over the table, where the secondary index splits
-        // pages of ~50-byte entries. JSON
-        // as TEXT (MariaDB's JSON is LONGTEXT with a JSON_VALID CHECK: knowledge base, "JSON
-        // Data Type") made no difference above the noise, so the columns stay JSON.
-        statements: &[
-            // An AUTO_INCREMENT column must be indexed (MySQL 8.0 reference manual, "CREATE
-            // TABLE Statement"); existing ledger rows are numbered as it is added.
-            "ALTER TABLE ingest_objects
-                ADD COLUMN object_id INT UNSIGNED NOT NULL AUTO_INCREMENT,
-                ADD UNIQUE KEY object_id (object_id)",
-            // Keys are compared as bytes: S3 keys are case-sensitive and the columns'
-            // utf8mb4_unicode_ci is not (nor does it see trailing spaces).
-            "INSERT INTO ingest_objects (object_hash, object_key, etag, batch_size, status, region_indicator)
-                SELECT UNHEX(SHA2(CONCAT('migration 4: ', k.source_key), 256)), k.source_key, '',
-                       0, 'legacy', k.region_indicator
-                FROM (SELECT MIN(source_key) AS source_key, MIN(region_indicator) AS region_indicator
-                      FROM reviews GROUP BY CAST(source_key AS BINARY)) AS k
-                LEFT JOIN ingest_objects AS o
-                  ON CAST(o.object_key AS BINARY) = CAST(k.source_key AS BINARY)
-                WHERE o.object_hash IS NULL",
-            "ALTER TABLE reviews ADD COLUMN object_id INT UNSIGNED NOT NULL DEFAULT 0",
-            "UPDATE reviews AS r
-                JOIN (SELECT MIN(object_key) AS object_key, MIN(object_id) AS object_id
-                      FROM ingest_objects GROUP BY CAST(object_key AS BINARY)) AS o
-                  ON CAST(o.object_key AS BINARY) = CAST(r.source_key AS BINARY)
-                SET r.object_id = o.object_id",
-            "ALTER TABLE reviews
-                DROP COLUMN source_key,
-                MODIFY object_id INT UNSIGNED NOT NULL",
         ],
     },
 ];

@@ -10,7 +10,7 @@ use crate::model::ReviewRecord;
 /// Columns of `reviews` in the order [`push_review_values`] writes them.
 pub const REVIEW_COLUMNS: &str =
     "reviewer_id, asin, unix_review_time, reviewer_name, review_text, \
-    summary, overall, verified, review_time, vote, style, image, region_indicator, object_id";
+    summary, overall, verified, review_time, vote, style, image, region_indicator, source_key";
 
 /// The duplicate-key clause that keeps the first writer's row untouched (so the Region that
 /// wrote it first stays), and makes `affected_rows` count only the rows really inserted.
@@ -54,9 +54,9 @@ pub fn push_opt_str(out: &mut String, s: Option<&str>) {
     }
 }
 
-/// Appends `(…)` for one review. `region_and_object` is the already-rendered
-/// `'region',object_id` tail shared by every row of a file.
-pub fn push_review_values(out: &mut String, r: &ReviewRecord<'_>, region_and_object: &str) {
+/// Appends `(…)` for one review. `region_and_key` is the already-escaped
+/// `'region', 'key'` tail shared by every row of a file.
+pub fn push_review_values(out: &mut String, r: &ReviewRecord<'_>, region_and_key: &str) {
     out.push('(');
     push_str_literal(out, &r.reviewer_id);
     out.push(',');
@@ -89,7 +89,7 @@ pub fn push_review_values(out: &mut String, r: &ReviewRecord<'_>, region_and_obj
     out.push(',');
     push_opt_str(out, r.image);
     out.push(',');
-    out.push_str(region_and_object);
+    out.push_str(region_and_key);
     out.push(')');
 }
 
@@ -108,13 +108,12 @@ pub fn quote_ident(name: &str) -> Result<String, String> {
     Ok(format!("`{name}`"))
 }
 
-/// `'region',object_id` for the columns every row of one object shares: the Region that
-/// writes, and the object's small id in the ledger (`ingest_objects.object_id`), which names
-/// its key, instead of the key itself (up to 1,024 bytes) on every row.
-pub fn region_and_object_literal(region: &str, object_id: u32) -> String {
+/// `'a','b'` for the columns every row of one object shares.
+pub fn region_and_key_literal(region: &str, key: &str) -> String {
     let mut s = String::new();
     push_str_literal(&mut s, region);
-    let _ = write!(s, ",{object_id}");
+    s.push(',');
+    push_str_literal(&mut s, key);
     s
 }
 
@@ -136,10 +135,10 @@ mod tests {
         )
         .unwrap();
         let mut s = String::new();
-        push_review_values(&mut s, &r, &region_and_object_literal("eu-west-1", 7));
+        push_review_values(&mut s, &r, &region_and_key_literal("eu-west-1", "k.json"));
         assert_eq!(
             s,
-            "('A','B',5,NULL,NULL,NULL,4,0,NULL,2,'{\\\"a\\\":1}',NULL,'eu-west-1',7)"
+            "('A','B',5,NULL,NULL,NULL,4,0,NULL,2,'{\\\"a\\\":1}',NULL,'eu-west-1','k.json')"
         );
     }
 

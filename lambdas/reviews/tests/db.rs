@@ -29,16 +29,16 @@ async fn migrate_creates_everything_once_and_in_order() {
     let db = t.database();
     let mut s = db.connect(Purpose::Migrate).await.unwrap();
     let first = reviews::schema::migrate(&mut s, &t.name).await.unwrap();
-    assert_eq!(first.applied, vec![1, 2, 3, 4]);
-    assert_eq!(first.version, 4);
+    assert_eq!(first.applied, vec![1, 2, 3]);
+    assert_eq!(first.version, 3);
     let second = reviews::schema::migrate(&mut s, &t.name).await.unwrap();
     assert!(second.applied.is_empty());
-    assert_eq!(second.version, 4);
+    assert_eq!(second.version, 3);
     s.close().await;
     let versions: Vec<u32> = t
         .rows("SELECT version FROM schema_migrations ORDER BY version")
         .await;
-    assert_eq!(versions, vec![1, 2, 3, 4]);
+    assert_eq!(versions, vec![1, 2, 3]);
     let mut tables: Vec<String> = t
         .rows("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")
         .await;
@@ -111,7 +111,7 @@ async fn fixture_lands_with_exact_counts_and_faithful_text() {
     assert_eq!(t.count("SELECT COUNT(*) FROM reviews").await, 4);
 
     let text: Vec<(String, String, u32, String, String, String)> = t
-        .rows("SELECT review_text, summary, CAST(overall AS UNSIGNED), region_indicator, (SELECT object_key FROM ingest_objects AS o WHERE o.object_id = reviews.object_id), DATE_FORMAT(ingested_at, '%Y') FROM reviews WHERE reviewer_id = 'A3EMOJI'")
+        .rows("SELECT review_text, summary, CAST(overall AS UNSIGNED), region_indicator, source_key, DATE_FORMAT(ingested_at, '%Y') FROM reviews WHERE reviewer_id = 'A3EMOJI'")
         .await;
     assert_eq!(
         text[0].0,
@@ -278,7 +278,7 @@ async fn reruns_and_duplicates_across_files_and_regions_leave_one_row() {
         0
     );
     assert_eq!(
-        t.count("SELECT COUNT(*) FROM reviews JOIN ingest_objects USING (object_id) WHERE object_key <> 'a.json'")
+        t.count("SELECT COUNT(*) FROM reviews WHERE source_key <> 'a.json'")
             .await,
         0
     );
@@ -653,7 +653,7 @@ async fn the_schema_upgrades_from_version_2_with_its_data() {
     let mut s = db.connect(Purpose::Migrate).await.unwrap();
     let upgrade = reviews::schema::migrate(&mut s, &t.name).await.unwrap();
     s.close().await;
-    assert_eq!((upgrade.applied, upgrade.version), (vec![3, 4], 4));
+    assert_eq!((upgrade.applied, upgrade.version), (vec![3], 3));
 
     // Everything is still there, byte for byte.
     let rows: Vec<(String, Option<String>, String)> = t
@@ -685,154 +685,6 @@ async fn the_schema_upgrades_from_version_2_with_its_data() {
     .await
     .unwrap();
     assert_eq!((r.inserted, r.already_present), (1, 1));
-    t.drop_db().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_schema_upgrades_from_version_3_with_its_data_and_stays_idempotent() {
-    // A database as version 3 left it: every row carries its object's key (`source_key`).
-    let t = TestDb::new("upgrade3").await;
-    let mut admin = t.admin().await;
-    admin
-        .query_drop(format!(
-            "CREATE DATABASE `{0}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci; USE `{0}`;
-             CREATE TABLE schema_migrations (version INT UNSIGNED NOT NULL PRIMARY KEY,
-               description VARCHAR(255) NOT NULL,
-               applied_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB",
-            t.name
-        ))
-        .await
-        .unwrap();
-    for migration in &reviews::schema::MIGRATIONS[..3] {
-        for statement in migration.statements {
-            admin.query_drop(*statement).await.unwrap();
-        }
-        admin
-            .query_drop(format!(
-                "INSERT INTO schema_migrations (version, description) VALUES ({}, 'old')",
-                migration.version
-            ))
-            .await
-            .unwrap();
-    }
-    // Keys that differ only in case are two objects (S3 keys are case-sensitive; the
-    // column's collation is not); `twice.json` was ingested in two versions; `orphan.json`
-    // has no ledger row (written by something else).
-    admin
-        .query_drop(
-            "INSERT INTO ingest_objects (object_hash, object_key, etag, batch_size, status, region_indicator,
-               lines_total, reviews_read, inserted, already_present, rejected, bytes_read)
-               VALUES (X'01', 'old.json', 'e', 500, 'complete', 'us-east-1', 1, 1, 1, 0, 0, 10),
-                      (X'02', 'OLD.json', 'e', 500, 'complete', 'us-east-2', 1, 1, 1, 0, 0, 10),
-                      (X'03', 'twice.json', 'e1', 500, 'complete', 'us-east-1', 1, 1, 1, 0, 0, 10),
-                      (X'04', 'twice.json', 'e2', 500, 'complete', 'us-east-1', 1, 1, 0, 1, 0, 10);
-             INSERT INTO reviews (reviewer_id, asin, unix_review_time, review_text, style,
-               region_indicator, source_key)
-               VALUES ('A', 'B1', 1, 'kept 😀', '{\"Format:\": \" Kindle\"}', 'us-east-1', 'old.json'),
-                      ('a', 'B1', 1, NULL, NULL, 'us-east-2', 'OLD.json'),
-                      ('T', 'B2', 2, 'twice', NULL, 'us-east-1', 'twice.json'),
-                      ('O', 'B3', 3, 'orphan', NULL, 'eu-west-1', 'orphan.json')",
-        )
-        .await
-        .unwrap();
-
-    let db = t.database();
-    let mut s = db.connect(Purpose::Migrate).await.unwrap();
-    let upgrade = reviews::schema::migrate(&mut s, &t.name).await.unwrap();
-    s.close().await;
-    assert_eq!((upgrade.applied, upgrade.version), (vec![4], 4));
-
-    // The key is gone from the rows; each row names its own object, byte for byte.
-    let columns: Vec<String> = t
-        .rows("SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'reviews' AND column_name IN ('source_key', 'object_id')")
-        .await;
-    assert_eq!(columns, ["object_id"]);
-    let rows: Vec<(String, Option<String>, Option<String>, String, String)> = t
-        .rows(
-            "SELECT CAST(r.reviewer_id AS CHAR), r.review_text, JSON_UNQUOTE(JSON_EXTRACT(r.style, '$.\"Format:\"')),
-                    r.region_indicator, o.object_key
-             FROM reviews AS r JOIN ingest_objects AS o USING (object_id) ORDER BY r.id",
-        )
-        .await;
-    let expected = |id: &str, text: Option<&str>, style: Option<&str>, region: &str, key: &str| {
-        (
-            id.to_string(),
-            text.map(str::to_string),
-            style.map(str::to_string),
-            region.to_string(),
-            key.to_string(),
-        )
-    };
-    assert_eq!(
-        rows,
-        [
-            expected(
-                "A",
-                Some("kept 😀"),
-                Some(" Kindle"),
-                "us-east-1",
-                "old.json"
-            ),
-            expected("a", None, None, "us-east-2", "OLD.json"),
-            expected("T", Some("twice"), None, "us-east-1", "twice.json"),
-            expected("O", Some("orphan"), None, "eu-west-1", "orphan.json"),
-        ]
-    );
-    // The twice-ingested key names its first ledger row; the orphan got one of its own.
-    let twice: Vec<String> = t
-        .rows("SELECT LEFT(HEX(o.object_hash), 2) FROM reviews JOIN ingest_objects AS o USING (object_id) WHERE reviewer_id = 'T'")
-        .await;
-    assert_eq!(twice.len(), 1);
-    assert!(["03", "04"].contains(&twice[0].as_str()), "{twice:?}");
-    let orphan: Vec<(String, String)> = t
-        .rows(
-            "SELECT status, region_indicator FROM ingest_objects WHERE object_key = 'orphan.json'",
-        )
-        .await;
-    assert_eq!(orphan, [("legacy".to_string(), "eu-west-1".to_string())]);
-
-    // Ingestion after the upgrade: a review already there (from another file and Region) is
-    // counted as present and keeps its first Region and object; a new one names the new
-    // object; the same object again is answered by the ledger.
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("new.json");
-    std::fs::write(
-        &path,
-        "{\"reviewerID\":\"A\",\"asin\":\"B1\",\"unixReviewTime\":1}\n{\"reviewerID\":\"N\",\"asin\":\"B4\",\"unixReviewTime\":4}\n",
-    )
-    .unwrap();
-    let object = ObjectId::new("new.json", "e");
-    let r = ingest_object(
-        &db,
-        &settings("us-west-2"),
-        &object,
-        open_file(path.clone()),
-    )
-    .await
-    .unwrap();
-    assert_eq!((r.inserted, r.already_present), (1, 1));
-    let again = ingest_object(&db, &settings("us-west-2"), &object, open_file(path))
-        .await
-        .unwrap();
-    assert_eq!(
-        (again.outcome, again.inserted, again.already_present),
-        (Outcome::AlreadyIngested, 0, 2)
-    );
-    let after: Vec<(String, String, String)> = t
-        .rows(
-            "SELECT CAST(r.reviewer_id AS CHAR), r.region_indicator, o.object_key
-             FROM reviews AS r JOIN ingest_objects AS o USING (object_id)
-             WHERE r.reviewer_id IN ('A', 'N') ORDER BY r.reviewer_id",
-        )
-        .await;
-    assert_eq!(
-        after,
-        [
-            ("A".into(), "us-east-1".into(), "old.json".into()),
-            ("N".into(), "us-west-2".into(), "new.json".into())
-        ]
-    );
-    assert_eq!(t.count("SELECT COUNT(*) FROM reviews").await, 5);
     t.drop_db().await;
 }
 

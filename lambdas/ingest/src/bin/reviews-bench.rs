@@ -156,7 +156,7 @@ async fn main() {
     let done = HashSet::new();
     let opts = BatchOptions {
         batch_size: 1000,
-        region_and_object: "'r',1".into(),
+        region_and_key: "'r','k'".into(),
         done: &done,
     };
     let file = std::io::BufReader::with_capacity(256 << 10, std::fs::File::open(&data).unwrap());
@@ -295,8 +295,14 @@ const SAMPLE_COLUMNS: &str = "reviewer_id, asin, reviewer_name, review_text, sum
 const PYMYSQL_MAX_STMT: usize = 1_024_000;
 /// The sample commits every 501 rows (`if i > 500`).
 const SAMPLE_CHUNK: usize = 501;
-/// What the TSV's last column (the row's object, `reviews.object_id`) holds.
-const TSV_OBJECT_ID: &str = "1";
+/// `reviews.source_key` of the benchmark's rows, as `ingest` writes it for a file: the file's
+/// absolute path. LOAD DATA and the naive loop write the same bytes.
+fn source_key(data: &Path) -> String {
+    std::fs::canonicalize(data)
+        .unwrap_or_else(|_| data.to_path_buf())
+        .display()
+        .to_string()
+}
 
 impl Bench {
     async fn exec(&mut self, sql: impl AsRef<str>) {
@@ -516,7 +522,7 @@ impl Bench {
             std::fs::File::open(&self.data).unwrap(),
         ));
         let prefix = reviews::sql::insert_reviews_prefix();
-        let tail = reviews::sql::region_and_object_literal("bench", 1);
+        let tail = reviews::sql::region_and_key_literal("bench", &source_key(&self.data));
         let mut i = 0;
         while let Some((_, reviews::parser::Line::Content(line))) = lines.next_line().unwrap() {
             let r = reviews::model::parse_review(line).unwrap();
@@ -683,6 +689,7 @@ fn to_tsv(json: &Path, tsv: &Path, sample_tsv: &Path) {
     let mut sample = BufWriter::with_capacity(1 << 20, std::fs::File::create(sample_tsv).unwrap());
     let mut lines = LineReader::new(std::io::BufReader::new(std::fs::File::open(json).unwrap()));
     let mut row = String::new();
+    let key = source_key(json);
     while let Some((_, line)) = lines.next_line().unwrap() {
         let reviews::parser::Line::Content(line) = line else {
             continue;
@@ -702,7 +709,7 @@ fn to_tsv(json: &Path, tsv: &Path, sample_tsv: &Path) {
             r.style.map(str::to_string),
             r.image.map(str::to_string),
             Some("bench".into()),
-            Some(TSV_OBJECT_ID.into()),
+            Some(key.clone()),
         ];
         tsv_row(&mut row, fields.iter());
         out.write_all(row.as_bytes()).unwrap();
