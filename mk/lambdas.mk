@@ -41,10 +41,11 @@ lambdas: $(CARGO_LAMBDA) ## build the Lambda functions as reproducible bootstrap
 	done
 
 .PHONY: bench-lambdas
-bench-lambdas: ## benchmark review ingestion against LOAD DATA and a naive INSERT loop (needs MariaDB: make local-up)
+bench-lambdas: ## benchmark review ingestion against AWS's sample, LOAD DATA and a naive INSERT loop; report in target/bench/ (needs MariaDB: make local-up)
 	cargo build --release -p ingest --bins
 	$(CARGO_TARGET_DIR)/release/reviews-bench --database-url "$${DEPLOY_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3307/}" \
-	  --ingest-bin $(CARGO_TARGET_DIR)/release/ingest $(BENCH_ARGS)
+	  --ingest-bin $(CARGO_TARGET_DIR)/release/ingest \
+	  $(if $(wildcard $(VENV)/bin/python),--sample-python $(VENV)/bin/python) $(BENCH_ARGS)
 
 # The functions as the local stand-in runs them: host builds of the workspace's bins, the same
 # binaries `cargo lambda watch` runs for the stand-in's Lambda (local/moto_plugin/awslambda.py),
