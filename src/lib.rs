@@ -17,6 +17,8 @@ pub mod failed;
 #[cfg(feature = "aws")]
 pub mod functions;
 #[cfg(feature = "aws")]
+pub mod migrations;
+#[cfg(feature = "aws")]
 pub mod monitoring;
 pub mod plan;
 #[cfg(feature = "aws")]
