@@ -8,9 +8,12 @@
 //! in the writer Region's assets bucket (the bucket deploy already owns and writes the zips
 //! to) named after what the run applied to what,
 //!
-//! `migrated/<DbClusterResourceId of the writer cluster>/<sha256 of the migrate zip>.json`
+//! `migrated/<DbClusterResourceId of the writer cluster>/<sha256 of the migrate zip>/<version of the application secret>.json`
 //!
 //! and skips `migrate` only when that object exists and no stack changed in this `up`.
+//! The application secret's version is there because `migrate` also gives the application
+//! user the secret's current password: a rotated secret (a new AWSCURRENT version,
+//! Secrets Manager user guide, "Secret versions") is applied by the next `up`.
 //! The migrate zip's sha256 stands for the schema it carries (the schema and its
 //! migrations are compiled into migrate, so a changed schema is a changed zip); the
 //! cluster's resource ID is unique to one cluster for its whole life and never reused
@@ -36,8 +39,15 @@ pub struct Record {
 
 impl Record {
     /// The record for `migrate`'s code `code_key` (`lambda/migrate/<sha256>.zip`, as
-    /// crate::bundle names it) applied to the cluster `cluster_resource_id`.
-    pub fn new(region: &str, bucket: &str, cluster_resource_id: &str, code_key: &str) -> Record {
+    /// crate::bundle names it) applied to the cluster `cluster_resource_id` with the
+    /// application secret's version `secret_version`.
+    pub fn new(
+        region: &str,
+        bucket: &str,
+        cluster_resource_id: &str,
+        code_key: &str,
+        secret_version: &str,
+    ) -> Record {
         let code = code_key
             .rsplit('/')
             .next()
@@ -46,7 +56,7 @@ impl Record {
         Record {
             region: region.to_string(),
             bucket: bucket.to_string(),
-            key: format!("migrated/{cluster_resource_id}/{code}.json"),
+            key: format!("migrated/{cluster_resource_id}/{code}/{secret_version}.json"),
         }
     }
 
@@ -111,6 +121,29 @@ pub async fn cluster_resource_id(
         .and_then(|c| c.db_cluster_resource_id())
         .map(str::to_string)
         .with_context(|| format!("{cluster_id} has no DbClusterResourceId"))
+}
+
+/// The version ID of the secret's AWSCURRENT version (in `region`).
+pub async fn current_secret_version(
+    aws: &AwsContext,
+    region: &str,
+    secret_id: &str,
+) -> anyhow::Result<String> {
+    let described = aws
+        .secrets_manager(region)
+        .describe_secret()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(api_error)
+        .with_context(|| format!("DescribeSecret {secret_id}"))?;
+    described
+        .version_ids_to_stages()
+        .into_iter()
+        .flatten()
+        .find(|(_, stages)| stages.iter().any(|s| s == "AWSCURRENT"))
+        .map(|(version, _)| version.clone())
+        .with_context(|| format!("{secret_id} has no AWSCURRENT version"))
 }
 
 /// What `up` does about `migrate`, and why.

@@ -44,6 +44,15 @@ fn stacks(report: &Value, part: &str) -> Vec<String> {
         .collect()
 }
 
+/// Both Regions' pipeline stacks changed (the stand-in reports an update of a stack as
+/// `created` or `updated`; never `no changes`).
+#[track_caller]
+fn assert_deployed(report: &Value) {
+    let pipelines = stacks(report, "-pipeline-");
+    assert_eq!(pipelines.len(), 2, "{report:#}");
+    assert!(pipelines.iter().all(|r| r != "no changes"), "{report:#}");
+}
+
 /// How many times the stand-in's Lambda was asked to invoke `function` in us-east-1.
 fn invocations(environment: &deploy::env::Environment, function: &str) -> usize {
     let listed = stand_in_api(
@@ -57,6 +66,31 @@ fn invocations(environment: &deploy::env::Environment, function: &str) -> usize 
         .iter()
         .filter(|i| i["function_name"] == function)
         .count()
+}
+
+/// A new AWSCURRENT version of the application secret, as a rotation makes.
+fn rotate_app_secret(environment: &deploy::env::Environment) {
+    let environment = environment.clone();
+    std::thread::spawn(move || {
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let aws = deploy::aws::AwsContext::load(&environment, None).await;
+            let id = format!(
+                "{}/{}/aurora-app",
+                environment.application, environment.environment
+            );
+            let value =
+                serde_json::json!({"username": "migskip_app", "password": "R0tatedPassw0rd2"});
+            aws.secrets_manager("us-east-1")
+                .put_secret_value()
+                .secret_id(&id)
+                .secret_string(value.to_string())
+                .send()
+                .await
+                .unwrap();
+        })
+    })
+    .join()
+    .unwrap()
 }
 
 /// A zip with other bytes and the same bootstrap: an entry appended.
@@ -117,33 +151,32 @@ fn migrate_runs_when_anything_changed_and_is_skipped_when_nothing_did() {
     assert_eq!(migrate(&report), "skipped", "{report:#}");
     assert_eq!(invocations(&environment, &function), before + 1);
 
-    // 3. A changed function is deployed, and migrate runs (a stack changed).
+    // 3. A rotated application secret: migrate gives the user the new password.
+    rotate_app_secret(&environment);
+    let report = up(path, &zips, &[]);
+    assert_eq!(migrate(&report), "ran", "{report:#}");
+    assert_eq!(invocations(&environment, &function), before + 2);
+    let before = before + 1;
+
+    // 4. A changed function is deployed, and migrate runs (a stack changed).
     change(&zips.join("dbprocess/bootstrap.zip"), "dbprocess v2");
     let report = up(path, &zips, &[]);
-    assert_eq!(
-        stacks(&report, "-pipeline-"),
-        ["updated", "updated"],
-        "{report:#}"
-    );
+    assert_deployed(&report);
     assert_eq!(migrate(&report), "ran", "{report:#}");
     assert_eq!(invocations(&environment, &function), before + 2);
     assert_eq!(migrate(&up(path, &zips, &[])), "skipped");
 
-    // 4. A changed migrate (a new schema is a new migrate) is deployed and run, with a
+    // 5. A changed migrate (a new schema is a new migrate) is deployed and run, with a
     //    record of its own.
     let old_record = report["post_deploy"][0]["record"].clone();
     change(&zips.join("migrate/bootstrap.zip"), "schema v2");
     let report = up(path, &zips, &[]);
-    assert_eq!(
-        stacks(&report, "-pipeline-"),
-        ["updated", "updated"],
-        "{report:#}"
-    );
+    assert_deployed(&report);
     assert_eq!(migrate(&report), "ran", "{report:#}");
     assert_ne!(report["post_deploy"][0]["record"], old_record);
     assert_eq!(invocations(&environment, &function), before + 3);
 
-    // 5. --migrate runs it whatever the record says.
+    // 6. --migrate runs it whatever the record says.
     let report = up(path, &zips, &["--migrate"]);
     assert_eq!(migrate(&report), "ran", "{report:#}");
     assert_eq!(invocations(&environment, &function), before + 4);

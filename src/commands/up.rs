@@ -51,6 +51,7 @@ pub struct PostDeployOutcome {
 /// bucket, named by the cluster's resource ID and the migrate zip deployed.
 async fn migrate_record(
     aws: &AwsContext,
+    environment: &Environment,
     rendered: &render::Rendered,
     known: &Known,
     region: &str,
@@ -73,7 +74,14 @@ async fn migrate_record(
         .get(&Function::Migrate)
         .context("the migrate zip's key is not known")?;
     let cluster = migrations::cluster_resource_id(aws, &writer.region, writer.cluster_id()).await?;
-    Ok(migrations::Record::new(region, bucket, &cluster, code_key))
+    let secret = format!(
+        "{}/{}/aurora-app",
+        environment.application, environment.environment
+    );
+    let version = migrations::current_secret_version(aws, region, &secret).await?;
+    Ok(migrations::Record::new(
+        region, bucket, &cluster, code_key, &version,
+    ))
 }
 
 pub fn run(args: &UpArgs, dry_run: bool) -> anyhow::Result<()> {
@@ -299,7 +307,7 @@ pub async fn up(
             // migrate's record (crate::migrations): what this migrate code did to this cluster.
             let record = match (*function, &writer) {
                 (Function::Migrate, Some(writer)) => {
-                    migrate_record(aws, &rendered, &known, &region, writer).await
+                    migrate_record(aws, environment, &rendered, &known, &region, writer).await
                 }
                 _ => Err(anyhow::anyhow!("no writer cluster")),
             };
