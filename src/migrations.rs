@@ -174,17 +174,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_record_is_named_by_cluster_and_code() {
+    fn the_record_is_named_by_cluster_code_and_secret_version() {
         let record = Record::new(
             "us-east-1",
             "assets",
             "cluster-ABC",
             "lambda/migrate/0123abcd.zip",
+            "v1",
         );
-        assert_eq!(record.key, "migrated/cluster-ABC/0123abcd.json");
+        assert_eq!(record.key, "migrated/cluster-ABC/0123abcd/v1.json");
         assert_eq!(
             record.url(),
-            "s3://assets/migrated/cluster-ABC/0123abcd.json"
+            "s3://assets/migrated/cluster-ABC/0123abcd/v1.json"
         );
     }
 
