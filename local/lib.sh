@@ -19,6 +19,9 @@ STARTUP_TIMEOUT=${LOCAL_STARTUP_TIMEOUT:-60}
 CARGO_LAMBDA=${CARGO_LAMBDA:-$HOME/.cache/deploy-tools/cargo-lambda-1.9.2/bin/cargo-lambda}
 LAMBDA_BINS=${LAMBDA_BINS:-preprocess,dbprocess,postprocess,migrate}
 LAMBDA_CONCURRENCY=${LAMBDA_CONCURRENCY:-4}
+# The cargo profile the functions run with: dev (debug builds), or release (optimised;
+# `make demo-large` switches a running stand-in to it, awslambda.py's /profile).
+LAMBDA_PROFILE=${LAMBDA_PROFILE:-dev}
 
 say() { printf 'local: %s\n' "$*"; }
 die() { printf 'local: error: %s\n' "$*" >&2; exit 1; }

@@ -154,6 +154,10 @@ pub struct UpArgs {
     /// stand-in, `make lambdas-local` into target/lambda/local).
     #[arg(long, value_name = "DIR")]
     pub lambda_dir: Option<PathBuf>,
+    /// Invoke `migrate` even when deploy's record says this migrate code already ran on
+    /// this cluster and no stack changed (for a schema changed outside deploy).
+    #[arg(long)]
+    pub migrate: bool,
 }
 
 #[derive(Debug, clap::Args)]

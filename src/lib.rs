@@ -17,6 +17,8 @@ pub mod functions;
 #[cfg(feature = "aws")]
 pub mod ingestion;
 #[cfg(feature = "aws")]
+pub mod migrations;
+#[cfg(feature = "aws")]
 pub mod monitoring;
 pub mod plan;
 #[cfg(feature = "aws")]

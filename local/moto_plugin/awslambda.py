@@ -12,6 +12,10 @@ local/up.sh configures it:
 - MOTO_PLUGIN_CARGO_LAMBDA: the cargo-lambda executable (its directory, where zig is too,
   goes first on the child's PATH); default `cargo-lambda` from PATH.
 - MOTO_PLUGIN_LAMBDA_CONCURRENCY: instances per function (default 4).
+- MOTO_PLUGIN_LAMBDA_PROFILE: the cargo profile the bins are built and run with (default
+  dev, the debug builds the tests use; `release` for optimised ones: `make demo-large`).
+  `POST /moto-api/plugin/lambda/profile?profile=<name>` changes it while the server runs:
+  the runtimes stop, and each function's next invoke builds and starts it with the new one.
 - MOTO_PLUGIN_LAMBDA_LOG_DIR: where each runtime logs, as lambda-<region>-<function>.log
   (default: the temporary directory). CARGO_TARGET_DIR is inherited.
 
@@ -24,8 +28,8 @@ An Invoke with no queued result (below) starts, on first use, one `cargo lambda 
 the function (account, Region, name) on a free port, in its own process group, and keeps
 it; a change of the function's environment, role, code or timeout starts a new one. Before
 it starts, `cargo build --bin <bin>` builds the function (the same package set every time,
-so the watcher's own `cargo run` finds it built). Its environment file holds the function's
-variables, AWS_REGION/AWS_DEFAULT_REGION, AWS_ENDPOINT_URL (this server), the credentials of
+so the watcher's own `cargo run` finds it built), with the profile above. Its environment
+file holds the function's variables, AWS_REGION/AWS_DEFAULT_REGION, AWS_ENDPOINT_URL (this server), the credentials of
 the function's role (assumed in-process after checking that it trusts lambda.amazonaws.com:
 iam.service_credentials), DB_TLS=required with DB_CA_BUNDLE the stand-in's CA when
 MOTO_PLUGIN_MARIADB_TLS_DIR names one (local/up.sh; else DB_TLS=disabled) and
@@ -96,6 +100,7 @@ from . import iam, rds_endpoints
 ENVELOPE = "moto_plugin"
 INVOCATIONS_PATH = "{0}/moto-api/plugin/lambda-simple/invocations"
 RUNTIMES_PATH = "{0}/moto-api/plugin/lambda/runtimes"
+PROFILE_PATH = "{0}/moto-api/plugin/lambda/profile"
 
 ENGINE_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
@@ -140,6 +145,15 @@ def cargo_lambda() -> str:
 
 def concurrency() -> int:
     return max(1, int(os.environ.get("MOTO_PLUGIN_LAMBDA_CONCURRENCY", "4")))
+
+
+_profile_override: str | None = None
+_PROFILE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def profile() -> str:
+    """The cargo profile of the functions' builds: the override, else the environment's."""
+    return _profile_override or os.environ.get("MOTO_PLUGIN_LAMBDA_PROFILE", "").strip() or "dev"
 
 
 def log_dir() -> Path:
@@ -222,6 +236,7 @@ class Runtime:
         self.inflight = 0
         self.retired = False
         self.broken = False
+        self.profile = profile()
 
     def describe(self) -> dict[str, Any]:
         account, region, function = self.key
@@ -233,6 +248,7 @@ class Runtime:
             "port": self.port,
             "pid": self.process.pid if self.process else None,
             "log": str(self.log),
+            "profile": self.profile,
         }
 
     def alive(self) -> bool:
@@ -247,7 +263,8 @@ class Runtime:
             log.flush()
             with _build_lock:
                 built = subprocess.run(
-                    [os.environ.get("CARGO", "cargo"), "build", "--bin", self.bin],
+                    [os.environ.get("CARGO", "cargo"), "build", "--profile", self.profile,
+                     "--bin", self.bin],
                     cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=log,
                     stderr=subprocess.STDOUT,
                 )
@@ -268,6 +285,7 @@ class Runtime:
                 cargo_lambda(), "lambda", "watch",
                 "--invoke-address", "127.0.0.1", "--invoke-port", str(self.port),
                 "--ignore-changes", "--concurrency", str(concurrency()),
+                "--profile", self.profile,
                 "--timeout", str(timeout + INIT_ALLOWANCE_S),
                 "--env-file", name,
             ]
@@ -587,6 +605,23 @@ def list_runtimes(request: Any, full_url: str, headers: Any):
     return 200, {"Content-Type": "application/json"}, body
 
 
+def set_profile(request: Any, full_url: str, headers: Any):
+    """POST ?profile=<name>: the profile of the runtimes started from now on; the running
+    ones stop (an invoke in flight on one gets its answer first: _retire)."""
+    global _profile_override
+    if getattr(request, "method", "POST") == "POST":
+        name = parse_qs(urlparse(full_url).query).get("profile", [""])[0]
+        if not _PROFILE_NAME.match(name):
+            return 400, {"Content-Type": "application/json"}, json.dumps(
+                {"error": f"not a cargo profile name: {name!r}"}
+            )
+        with _runtimes_lock:
+            _profile_override = name
+            for runtime in list(_runtimes.values()):
+                _retire(runtime)
+    return 200, {"Content-Type": "application/json"}, json.dumps({"profile": profile()})
+
+
 # --- the simple backend --------------------------------------------------------------------
 
 
@@ -715,6 +750,7 @@ def install() -> None:
     # Read when moto's server builds its moto-api app, i.e. after install().
     urls.url_paths[INVOCATIONS_PATH] = list_invocations
     urls.url_paths[RUNTIMES_PATH] = list_runtimes
+    urls.url_paths[PROFILE_PATH] = set_profile
 
     apply_config()
     original_reset = MotoAPIBackend.reset

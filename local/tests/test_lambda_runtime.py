@@ -16,6 +16,7 @@ import sys
 import textwrap
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -114,6 +115,7 @@ FAKE_WATCH = textwrap.dedent('''
                 self.send(200, json.dumps({
                     "bin": self.path.split("/")[3], "env": env, "event": event,
                     "concurrency": option("--concurrency"), "timeout": timeout,
+                    "profile": option("--profile"),
                     "max_inflight": state["max"], "pid": os.getpid()}).encode())
             finally:
                 with lock:
@@ -196,6 +198,27 @@ def test_a_function_runs_its_bin_with_its_environment_and_its_roles_credentials(
     assert answer["pid"] == runtime["pid"] or alive(runtime["pid"])
     # The same runtime answers the next invocation.
     assert invoke(url, "app-dev-preprocess")[1]["pid"] == answer["pid"]
+
+
+def test_the_profile_is_dev_until_switched_and_a_switch_restarts_the_runtimes(
+    moto_fake_lambda_url,
+):
+    url = moto_fake_lambda_url
+    switch = lambda name: json.load(urllib.request.urlopen(urllib.request.Request(
+        f"{url}/moto-api/plugin/lambda/profile?profile={name}", method="POST")))
+    function(url, "app-dev-preprocess")
+    first = invoke(url, "app-dev-preprocess")[1]
+    assert first["profile"] == "dev"
+    try:
+        assert switch("release") == {"profile": "release"}
+        second = invoke(url, "app-dev-preprocess")[1]
+        assert second["profile"] == "release" and second["pid"] != first["pid"]
+        assert [r["profile"] for r in runtimes(url)] == ["release"]
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            switch("../x")
+        assert refused.value.code == 400
+    finally:
+        switch("dev")
 
 
 def test_errors_come_back_as_lambdas(moto_fake_lambda_url):

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use serde::Serialize;
 
 use crate::aws::AwsContext;
@@ -11,10 +12,12 @@ use crate::bundle;
 use crate::cli::{OutputFormat, UpArgs};
 use crate::env::{self, Environment};
 use crate::functions::Functions;
-use crate::plan::{Part, PostDeployStep};
+use crate::migrations;
+use crate::plan::{Function, Part, PostDeployStep};
 use crate::progress::{Printer, Progress};
+use crate::prompt::Prompt;
 use crate::render;
-use crate::stacks::{Confirm, Known, RunOptions, StackOutcome, WaveError, WaveRunner};
+use crate::stacks::{Known, RunOptions, StackOutcome, WaveError, WaveRunner};
 use crate::topology;
 
 /// The machine-readable result (`--output json`).
@@ -27,8 +30,59 @@ pub struct UpReport {
     /// The sum of every stack's own time: against `seconds`, what the waves' concurrency saved.
     pub stack_seconds: f64,
     pub stacks: Vec<StackOutcome>,
+    /// What became of the steps after the stacks (`migrate`): ran, skipped or failed.
+    pub post_deploy: Vec<PostDeployOutcome>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// One step after the stacks.
+#[derive(Debug, Serialize)]
+pub struct PostDeployOutcome {
+    pub function: Function,
+    pub region: String,
+    /// `ran`, `skipped` (crate::migrations: nothing changed since it last ran) or `failed`.
+    pub result: String,
+    /// deploy's record of the run (crate::migrations), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
+}
+
+/// Where the record of `migrate` on the writer cluster goes: the writer Region's assets
+/// bucket, named by the cluster's resource ID and the migrate zip deployed.
+async fn migrate_record(
+    aws: &AwsContext,
+    environment: &Environment,
+    rendered: &render::Rendered,
+    known: &Known,
+    region: &str,
+    writer: &topology::Member,
+) -> anyhow::Result<migrations::Record> {
+    let assets = rendered
+        .plan
+        .waves
+        .iter()
+        .flat_map(|w| &w.stacks)
+        .find(|s| s.part == Part::Assets && s.region == region)
+        .with_context(|| format!("no assets stack in {region}"))?;
+    let bucket = known
+        .outputs
+        .get(&assets.name)
+        .and_then(|o| o.get("AssetsBucketName"))
+        .with_context(|| format!("no assets bucket output of {}", assets.name))?;
+    let code_key = known
+        .code_keys
+        .get(&Function::Migrate)
+        .context("the migrate zip's key is not known")?;
+    let cluster = migrations::cluster_resource_id(aws, &writer.region, writer.cluster_id()).await?;
+    let secret = format!(
+        "{}/{}/aurora-app",
+        environment.application, environment.environment
+    );
+    let version = migrations::current_secret_version(aws, region, &secret).await?;
+    Ok(migrations::Record::new(
+        region, bucket, &cluster, code_key, &version,
+    ))
 }
 
 pub fn run(args: &UpArgs, dry_run: bool) -> super::Outcome {
@@ -75,33 +129,6 @@ fn print_summary(report: &UpReport) {
         report.seconds,
         report.stack_seconds
     );
-}
-
-struct Prompt {
-    yes: bool,
-}
-
-impl Confirm for Prompt {
-    fn confirm(&self, question: &str) -> bool {
-        if self.yes {
-            return true;
-        }
-        ask(question)
-    }
-}
-
-/// Asks on the terminal; without one (CI), the answer is no: pass `--yes` there.
-pub fn ask(question: &str) -> bool {
-    use std::io::{BufRead, IsTerminal, Write};
-    if !std::io::stdin().is_terminal() {
-        eprintln!("{question} [y/N] no (stdin is not a terminal; pass --yes to approve)");
-        return false;
-    }
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut answer);
-    matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes")
 }
 
 pub async fn up(
@@ -227,7 +254,9 @@ pub async fn up(
         }
     }
 
+    let mut post_deploy = Vec::new();
     if error.is_none() && !dry_run {
+        let stacks_unchanged = outcomes.iter().all(|o| o.result == "no changes");
         for step in &rendered.plan.post_deploy {
             let PostDeployStep::Invoke {
                 function,
@@ -236,21 +265,95 @@ pub async fn up(
                 ..
             } = step;
             // After a switchover the writer is elsewhere; DDL must go to the writer.
-            let region = live
+            let writer = topology::read(
+                aws,
+                &environment.regions.primary.region,
+                &environment.name_prefix(),
+            )
+            .await
+            .ok()
+            .flatten()
+            .and_then(|t| t.writer().cloned());
+            let region = writer
                 .as_ref()
-                .and_then(|t| t.writer())
                 .map(|w| w.region.clone())
                 .unwrap_or_else(|| region.clone());
-            progress.message(&format!("invoking {function} in {region}: {reason}"));
+            // migrate's record (crate::migrations): what this migrate code did to this cluster.
+            let record = match (*function, &writer) {
+                (Function::Migrate, Some(writer)) => {
+                    migrate_record(aws, environment, &rendered, &known, &region, writer).await
+                }
+                _ => Err(anyhow::anyhow!("no writer cluster")),
+            };
+            let recorded = match &record {
+                Ok(record) if !args.migrate && stacks_unchanged => match record.exists(aws).await {
+                    Ok(found) => Some(found),
+                    Err(failure) => {
+                        progress.message(&format!("warning: {failure:#}"));
+                        None
+                    }
+                },
+                _ => None,
+            };
+            let decision = if *function == Function::Migrate {
+                migrations::decide(args.migrate, stacks_unchanged, recorded)
+            } else {
+                migrations::Decision::Run("after every deploy")
+            };
+            if decision == migrations::Decision::Skip {
+                let record = record.as_ref().expect("a skip has a record");
+                progress.message(&format!(
+                    "{function} in {region}: skipped, no stack changed and this {function} already ran on this cluster ({}); --migrate runs it anyway",
+                    record.url()
+                ));
+                post_deploy.push(PostDeployOutcome {
+                    function: *function,
+                    region,
+                    result: "skipped".into(),
+                    record: Some(record.url()),
+                });
+                continue;
+            }
+            let migrations::Decision::Run(why) = decision else {
+                unreachable!()
+            };
+            progress.message(&format!(
+                "invoking {function} in {region}: {reason} ({why})"
+            ));
             let invoked = async {
                 let functions = Functions::open(aws, environment, &region);
-                functions
+                let answer = functions
                     .invoke::<serde_json::Value>(*function, &serde_json::json!({}))
                     .await?;
-                anyhow::Ok(())
+                anyhow::Ok(answer)
             };
-            if let Err(failure) = invoked.await {
-                error = Some(format!("{function} failed in {region}: {failure:#}"));
+            match invoked.await {
+                Ok(answer) => {
+                    let mut url = None;
+                    if let Ok(record) = &record {
+                        match record.write(aws, &answer).await {
+                            Ok(()) => url = Some(record.url()),
+                            Err(failure) => progress.message(&format!(
+                                "warning: {failure:#}: the next `deploy up` runs {function} again"
+                            )),
+                        }
+                    }
+                    post_deploy.push(PostDeployOutcome {
+                        function: *function,
+                        region,
+                        result: "ran".into(),
+                        record: url,
+                    });
+                }
+                Err(failure) => {
+                    error = Some(format!("{function} failed in {region}: {failure:#}"));
+                    post_deploy.push(PostDeployOutcome {
+                        function: *function,
+                        region,
+                        result: "failed".into(),
+                        record: None,
+                    });
+                }
             }
         }
     }
@@ -263,6 +366,7 @@ pub async fn up(
         seconds: started.elapsed().as_secs_f64(),
         stack_seconds,
         stacks: outcomes,
+        post_deploy,
         error,
     })
 }

@@ -27,6 +27,7 @@ mod local_db_access;
 mod local_deploy;
 mod local_dr;
 mod local_edges;
+mod local_migrate_skip;
 mod local_monitoring;
 mod local_permissions;
 mod local_preflight;
