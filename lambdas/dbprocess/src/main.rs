@@ -8,6 +8,7 @@ use reviews::handlers::{self, DbProcess, DbProcessRequest};
 use reviews::ingest::Outcome;
 use reviews::metrics::{self, MetricsConfig};
 use reviews::s3::S3Store;
+use reviews::variables;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -16,7 +17,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // The secret is read on the first invocation and kept for the life of this instance.
     let secret = SecretCache::new(
         reviews::aws::secrets(&sdk),
-        config::required("DB_SECRET_ID")?,
+        config::required(variables::DB_SECRET_ID)?,
     );
     let mut db = Database::new(
         config::db_config_from_env()?,
@@ -26,7 +27,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         db = db.with_cluster(cluster);
     }
     let state = DbProcess {
-        store: S3Store::new(reviews::aws::s3(&sdk), config::required("DATA_BUCKET")?),
+        store: S3Store::new(
+            reviews::aws::s3(&sdk),
+            config::required(variables::DATA_BUCKET)?,
+        ),
         db,
         settings: config::ingest_settings_from_env()?,
     };

@@ -6,6 +6,7 @@
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use reviews::config;
 use reviews::db::{CredentialSource, Database, SecretCache};
+use reviews::variables;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -13,7 +14,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = reviews::aws::sdk_config().await;
     let secret = SecretCache::new(
         reviews::aws::secrets(&sdk),
-        config::required("DB_SECRET_ID")?,
+        config::required(variables::DB_SECRET_ID)?,
     );
     let mut db_config = config::db_config_from_env()?;
     // DDL is never forwarded: migrate connects to the writer only (the cluster's role is
@@ -25,8 +26,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     }
     // The application user's secret: the user dbprocess logs in as, created (or given the
     // secret's current password) here, by the master user.
-    let app_secret =
-        config::var("APP_DB_SECRET_ID").map(|id| SecretCache::new(reviews::aws::secrets(&sdk), id));
+    let app_secret = config::var(variables::APP_DB_SECRET_ID)
+        .map(|id| SecretCache::new(reviews::aws::secrets(&sdk), id));
     let (db, app_secret) = (&db, &app_secret);
     lambda_runtime::run(service_fn(
         move |_: LambdaEvent<serde_json::Value>| async move {

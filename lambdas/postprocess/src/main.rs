@@ -6,12 +6,16 @@ use reviews::config::{self, Prefixes};
 use reviews::handlers::{self, PostprocessRequest};
 use reviews::metrics::{self, MetricsConfig};
 use reviews::s3::{MoveOutcome, S3Store};
+use reviews::variables;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     reviews::logging::init();
     let sdk = reviews::aws::sdk_config().await;
-    let store = S3Store::new(reviews::aws::s3(&sdk), config::required("DATA_BUCKET")?);
+    let store = S3Store::new(
+        reviews::aws::s3(&sdk),
+        config::required(variables::DATA_BUCKET)?,
+    );
     let prefixes = Prefixes::from_env();
     let metrics = MetricsConfig::from_env();
     let (store, prefixes, metrics) = (&store, &prefixes, &metrics);

@@ -6,12 +6,16 @@ use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use reviews::config::{self, Prefixes};
 use reviews::handlers::{self, PreprocessRequest};
 use reviews::s3::S3Store;
+use reviews::variables;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     reviews::logging::init();
     let sdk = reviews::aws::sdk_config().await;
-    let store = S3Store::new(reviews::aws::s3(&sdk), config::required("DATA_BUCKET")?);
+    let store = S3Store::new(
+        reviews::aws::s3(&sdk),
+        config::required(variables::DATA_BUCKET)?,
+    );
     let prefixes = Prefixes::from_env();
     let per_batch = config::files_per_batch()?;
     let (store, prefixes) = (&store, &prefixes);

@@ -8,6 +8,7 @@ use crate::db::{Consistency, DbConfig, TlsMode};
 use crate::endpoint::ClusterEndpoints;
 use crate::error::{Error, Result};
 use crate::ingest::IngestSettings;
+use contract::variables;
 
 pub const DEFAULT_PENDING_PREFIX: &str = "book-reviews/reviews/";
 pub const DEFAULT_COMPLETED_PREFIX: &str = "book-reviews/completed/";
@@ -46,10 +47,12 @@ pub struct Prefixes {
 impl Prefixes {
     pub fn from_env() -> Self {
         Prefixes {
-            pending: var("PENDING_PREFIX").unwrap_or_else(|| DEFAULT_PENDING_PREFIX.into()),
-            completed: var("COMPLETED_PREFIX").unwrap_or_else(|| DEFAULT_COMPLETED_PREFIX.into()),
-            failed: var("FAILED_PREFIX").unwrap_or_else(|| DEFAULT_FAILED_PREFIX.into()),
-            reports: var("REPORTS_PREFIX")
+            pending: var(variables::PENDING_PREFIX)
+                .unwrap_or_else(|| DEFAULT_PENDING_PREFIX.into()),
+            completed: var(variables::COMPLETED_PREFIX)
+                .unwrap_or_else(|| DEFAULT_COMPLETED_PREFIX.into()),
+            failed: var(variables::FAILED_PREFIX).unwrap_or_else(|| DEFAULT_FAILED_PREFIX.into()),
+            reports: var(variables::REPORTS_PREFIX)
                 .unwrap_or_else(|| crate::reports::DEFAULT_REPORTS_PREFIX.into()),
         }
     }
@@ -68,7 +71,7 @@ impl Prefixes {
 }
 
 pub fn files_per_batch() -> Result<usize> {
-    let n: usize = number("FILES_PER_BATCH", 10)?;
+    let n: usize = number(variables::FILES_PER_BATCH, 10)?;
     if n == 0 {
         return Err(Error::Config("FILES_PER_BATCH must be at least 1".into()));
     }
@@ -98,7 +101,7 @@ pub fn db_config_from_env() -> Result<DbConfig> {
     });
     // The functions name their cluster and ask RDS for its endpoint (crate::endpoint);
     // the ingest CLI and tests give a host.
-    let host = match (var("DB_HOST"), var("DB_CLUSTER_ID")) {
+    let host = match (var("DB_HOST"), var(variables::DB_CLUSTER_ID)) {
         (Some(host), _) => host,
         (None, Some(_)) => String::new(),
         (None, None) => {
@@ -110,7 +113,7 @@ pub fn db_config_from_env() -> Result<DbConfig> {
     Ok(DbConfig {
         host,
         port: number("DB_PORT", 3306)?,
-        database: var("DB_NAME").unwrap_or_else(|| "reviews_db".into()),
+        database: var(variables::DB_NAME).unwrap_or_else(|| "reviews_db".into()),
         tls,
         ca_bundle,
         consistency: Consistency::parse_setting(
@@ -128,8 +131,8 @@ pub fn cluster_from_env(rds: aws_sdk_rds::Client) -> Result<Option<ClusterEndpoi
     }
     Ok(Some(ClusterEndpoints::new(
         rds,
-        required("DB_CLUSTER_ID")?,
-        required("DB_GLOBAL_CLUSTER_ID")?,
+        required(variables::DB_CLUSTER_ID)?,
+        required(variables::DB_GLOBAL_CLUSTER_ID)?,
     )))
 }
 

@@ -144,23 +144,23 @@ pub async fn postprocess(
             .earlier_failures(&req.key, req.etag.as_deref())
             .await?
             + 1;
-        let body = serde_json::json!({
-            "kind": reports::FAILURE_KIND,
-            "key": req.key,
-            "moved_to": destination,
-            "failed_at_unix": std::time::SystemTime::now()
+        let body = contract::reports::FailureReport {
+            kind: Some(reports::FAILURE_KIND.into()),
+            key: req.key.clone(),
+            moved_to: destination.clone(),
+            failed_at_unix: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
             // This failure and those before it that `deploy data requeue` counted.
-            "attempts": attempts,
-            "error": req.error,
-            "report": req.report,
-        });
+            attempts: attempts.into(),
+            error: req.error.clone(),
+            report: req.report.clone(),
+        };
         store
             .put_json(
                 report_key,
-                serde_json::to_vec_pretty(&body).expect("JSON value serialises"),
+                serde_json::to_vec_pretty(&body).expect("a report serialises"),
             )
             .await?;
     }

@@ -18,4 +18,6 @@ pub mod s3;
 pub mod schema;
 pub mod sql;
 
+/// The variables the pipeline template gives the functions (the contract's names).
+pub use contract::variables;
 pub use error::{Error, Result};
