@@ -394,14 +394,10 @@ async fn check_leftovers(
     let primary = &environment.regions.primary.region;
     let stack = stack_name(environment, Part::Database, primary);
     // The master secret and the application user's (templates/database-primary.yaml.j2).
-    for (suffix, logical_id) in [
-        ("aurora-master", "MasterSecret"),
-        ("aurora-app", "AppSecret"),
+    for (secret, logical_id) in [
+        (environment.master_secret_name(), "MasterSecret"),
+        (environment.app_secret_name(), "AppSecret"),
     ] {
-        let secret = format!(
-            "{}/{}/{suffix}",
-            environment.application, environment.environment
-        );
         let owned_secret = physical_id(aws, primary, &stack, logical_id).await;
         match aws
             .secrets_manager(primary)

@@ -75,10 +75,7 @@ async fn migrate_record(
         .get(&Function::Migrate)
         .context("the migrate zip's key is not known")?;
     let cluster = migrations::cluster_resource_id(aws, &writer.region, writer.cluster_id()).await?;
-    let secret = format!(
-        "{}/{}/aurora-app",
-        environment.application, environment.environment
-    );
+    let secret = environment.app_secret_name();
     let version = migrations::current_secret_version(aws, region, &secret).await?;
     Ok(migrations::Record::new(
         region, bucket, &cluster, code_key, &version,
@@ -300,22 +297,22 @@ pub async fn up(
             } else {
                 migrations::Decision::Run("after every deploy")
             };
-            if decision == migrations::Decision::Skip {
-                let record = record.as_ref().expect("a skip has a record");
-                progress.message(&format!(
-                    "{function} in {region}: skipped, no stack changed and this {function} already ran on this cluster ({}); --migrate runs it anyway",
-                    record.url()
-                ));
-                post_deploy.push(PostDeployOutcome {
-                    function: *function,
-                    region,
-                    result: "skipped".into(),
-                    record: Some(record.url()),
-                });
-                continue;
-            }
-            let migrations::Decision::Run(why) = decision else {
-                unreachable!()
+            let why = match decision {
+                migrations::Decision::Run(why) => why,
+                migrations::Decision::Skip => {
+                    let record = record.as_ref().expect("a skip has a record");
+                    progress.message(&format!(
+                        "{function} in {region}: skipped, no stack changed and this {function} already ran on this cluster ({}); --migrate runs it anyway",
+                        record.url()
+                    ));
+                    post_deploy.push(PostDeployOutcome {
+                        function: *function,
+                        region,
+                        result: "skipped".into(),
+                        record: Some(record.url()),
+                    });
+                    continue;
+                }
             };
             progress.message(&format!(
                 "invoking {function} in {region}: {reason} ({why})"

@@ -12,7 +12,8 @@ use serde_json::Value;
 use super::locate::FieldPath;
 use super::{regions, Problem};
 
-pub fn check(value: &Value) -> Vec<Problem> {
+/// `regions`: the environment's Region codes, the primary first.
+pub fn check(value: &Value, regions: &[&str]) -> Vec<Problem> {
     let mut problems = Vec::new();
     let Some(alerts) = value.get("alerts").filter(|v| v.is_object()) else {
         return problems;
@@ -75,32 +76,18 @@ pub fn check(value: &Value) -> Vec<Problem> {
     }
 
     if let Some(topics) = topics.filter(|_| has_topics) {
-        check_topics(value, topics, &path.key("topics"), &mut problems);
+        check_topics(regions, topics, &path.key("topics"), &mut problems);
     }
     problems
 }
 
 /// One topic per Region of the environment, each in its Region and partition.
 fn check_topics(
-    value: &Value,
+    environment_regions: &[&str],
     topics: &serde_json::Map<String, Value>,
     path: &FieldPath,
     problems: &mut Vec<Problem>,
 ) {
-    let primary = value
-        .pointer("/regions/primary/region")
-        .and_then(Value::as_str);
-    let secondaries = value
-        .pointer("/regions/secondary")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(|r| r.get("region").and_then(Value::as_str))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    let environment_regions: Vec<&str> = primary.into_iter().chain(secondaries).collect();
-
     for (region, arn) in topics {
         let entry = path.key(region);
         if !environment_regions.contains(&region.as_str()) {
@@ -140,7 +127,7 @@ fn check_topics(
             ));
         }
     }
-    for region in &environment_regions {
+    for region in environment_regions {
         if !topics.contains_key(*region) {
             let mut problem = Problem::at_key(
                 path.clone(),

@@ -617,6 +617,16 @@ impl Environment {
         std::iter::once(&self.regions.primary).chain(self.regions.secondary.iter())
     }
 
+    /// The master user's secret (the primary's database stack creates it, replicated).
+    pub fn master_secret_name(&self) -> String {
+        format!("{}/{}/aurora-master", self.application, self.environment)
+    }
+
+    /// The application user's secret (migrate sets its user's password from it).
+    pub fn app_secret_name(&self) -> String {
+        format!("{}/{}/aurora-app", self.application, self.environment)
+    }
+
     /// `<application>-<environment>`, the prefix of every name.
     pub fn name_prefix(&self) -> String {
         format!("{}-{}", self.application, self.environment)

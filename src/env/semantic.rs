@@ -21,7 +21,8 @@ pub fn check(value: &Value) -> Vec<Problem> {
     check_engine_version(value, &regions, &mut problems);
     check_prefixes(value, &mut problems);
     check_schedule(value, &mut problems);
-    problems.extend(alerts::check(value));
+    let codes: Vec<&str> = regions.iter().filter_map(RegionEntry::code).collect();
+    problems.extend(alerts::check(value, &codes));
     problems.extend(mysql::check(value));
     problems.extend(tags::check(value));
     problems

@@ -230,18 +230,12 @@ impl<'a> Context<'a> {
         let names = Names {
             global_cluster: prefix.clone(),
             cluster: format!("{prefix}-{}", region.region),
-            secret: format!(
-                "{}/{}/aurora-master",
-                environment.application, environment.environment
-            ),
+            secret: environment.master_secret_name(),
             secret_string_template: serde_json::json!({
                 "username": environment.database.master_username
             })
             .to_string(),
-            app_secret: format!(
-                "{}/{}/aurora-app",
-                environment.application, environment.environment
-            ),
+            app_secret: environment.app_secret_name(),
             app_secret_string_template: serde_json::json!({
                 "username": environment.database.app_username
             })

@@ -29,15 +29,7 @@ pub fn lambda_dir() -> PathBuf {
 /// another out) and a VPC of its own in each Region (two environments' endpoints in one VPC
 /// collide, as on AWS). Written into `dir`.
 pub fn environment_named(dir: &Path, name: &str) -> PathBuf {
-    let shipped = std::fs::read_to_string("environments/local.yaml").unwrap();
-    let shipped_environment = deploy::env::parse(Path::new("local.yaml"), &shipped).unwrap();
-    // The stand-in where `make local-up` started it.
-    let shipped_url = shipped_environment
-        .endpoints
-        .as_ref()
-        .map(|e| e.aws.clone())
-        .expect("local.yaml names the stand-in");
-    let local = shipped.replacen(&shipped_url, &stand_in_settings().aws_url, 1);
+    let local = local_yaml();
     let mut text = local
         .replacen("environment: local\n", &format!("environment: {name}\n"), 1)
         .replacen(
@@ -181,6 +173,17 @@ pub fn stand_in_settings() -> StandIn {
         aws_url: value("MOTO_URL"),
         mariadb_port: value("MARIADB_PORT").parse().expect("a port"),
     }
+}
+
+/// environments/local.yaml's text, pointed at the stand-in where `make local-up` started it.
+pub fn local_yaml() -> String {
+    let shipped = std::fs::read_to_string("environments/local.yaml").unwrap();
+    let shipped_url = deploy::env::parse(Path::new("local.yaml"), &shipped)
+        .unwrap()
+        .endpoints
+        .expect("local.yaml names the stand-in")
+        .aws;
+    shipped.replacen(&shipped_url, &stand_in_settings().aws_url, 1)
 }
 
 /// A query against the stand-in's MariaDB (root over TCP, as `make local-up` sets it up),

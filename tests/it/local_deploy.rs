@@ -23,14 +23,7 @@ struct LocalEnvironment {
 impl LocalEnvironment {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let shipped = std::fs::read_to_string("environments/local.yaml").unwrap();
-        let shipped_url = deploy::env::parse(Path::new("local.yaml"), &shipped)
-            .unwrap()
-            .endpoints
-            .expect("local.yaml names the stand-in")
-            .aws;
-        let text = shipped.replacen(&shipped_url, &common::stand_in_settings().aws_url, 1);
-        std::fs::write(dir.path().join("local.yaml"), text).unwrap();
+        std::fs::write(dir.path().join("local.yaml"), common::local_yaml()).unwrap();
         LocalEnvironment { dir }
     }
 
