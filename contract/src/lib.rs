@@ -107,12 +107,20 @@ impl Totals {
 
 // --- dbprocess: one file into the database ----------------------------------------------
 
-/// `{"key", "etag"?}`: the ETag the file was listed with, so the version read is that one.
+/// `{"key", "etag"?, "run"?}`: the ETag the file was listed with, so the version read is
+/// that one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DbProcessRequest {
     pub key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// The run's execution ARN (the state machine's `$$.Execution.Id`). An attempt that
+    /// finds the object finished by this same run answers with that run's counts: the
+    /// finishing attempt's reply was lost (a connection dropped after its last commit, as in
+    /// a switchover) and Step Functions retried it. Without it, or for another run, the
+    /// answer is `already_ingested` with nothing inserted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
 }
 
 /// How dbprocess's work on a file ended.

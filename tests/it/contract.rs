@@ -109,6 +109,7 @@ fn samples() -> (
         DbProcessRequest {
             key: "k".into(),
             etag: Some("e".into()),
+            run: None,
         },
         report,
         PostprocessRequest {
@@ -155,19 +156,24 @@ fn state_machine_paths_exist_in_the_contract() {
             "preprocess answers no {field}"
         );
     }
-    for path in states["IngestFiles"]["ItemSelector"]
-        .as_object()
-        .unwrap()
-        .values()
-    {
-        let field = path
-            .as_str()
-            .unwrap()
-            .strip_prefix("$$.Map.Item.Value.")
-            .unwrap();
+    // Each child's input: a listed file's fields, and the run's execution ARN.
+    let item_selector = &states["IngestFiles"]["ItemSelector"];
+    for path in item_selector.as_object().unwrap().values() {
+        let path = path.as_str().unwrap();
+        match path.strip_prefix("$$.Map.Item.Value.") {
+            Some(field) => assert!(
+                fields(&listing.files[0]).contains(field),
+                "a listed file has no {field}"
+            ),
+            None => assert_eq!(path, "$$.Execution.Id", "the run, from the context object"),
+        }
+    }
+    // dbprocess reads only what each child's input has.
+    for path in payload("LoadFile").as_object().unwrap().values() {
+        let field = path.as_str().unwrap().strip_prefix("$.").unwrap();
         assert!(
-            fields(&listing.files[0]).contains(field),
-            "a listed file has no {field}"
+            keys(item_selector).contains(field),
+            "LoadFile reads {field}, which no child's input has"
         );
     }
 

@@ -12,7 +12,7 @@ use crate::db::{Database, Purpose, SecretCache};
 use crate::error::{Error, Result};
 use std::time::{Duration, Instant};
 
-use crate::ingest::{ingest_object_until, IngestReport, IngestSettings};
+use crate::ingest::{ingest_attempt, Attempt, IngestReport, IngestSettings};
 use crate::reports;
 use crate::s3::S3Store;
 // The requests and responses are the contract with the state machine and the CLI.
@@ -93,11 +93,15 @@ pub async fn dbprocess(
         tracing::info!(key = %object.key, etag = %object.etag, "ingesting object");
         let store = state.store.clone();
         let to_open = object.clone();
-        ingest_object_until(
+        let attempt = Attempt {
+            stop_at,
+            run: req.run.clone(),
+        };
+        ingest_attempt(
             &state.db,
             &state.settings,
             &object,
-            stop_at,
+            &attempt,
             move || async move { store.open(&to_open).await },
         )
         .await

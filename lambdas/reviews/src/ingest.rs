@@ -87,6 +87,34 @@ impl ObjectId {
 // The report and its parts are the contract with the state machine and the CLI.
 pub use contract::{IngestReport, Outcome, RejectedLine, REPORTED_REJECTS};
 
+/// What the caller knows about one attempt at an object.
+#[derive(Debug, Clone, Default)]
+pub struct Attempt {
+    /// No batch is started after this: the report is then [`Outcome::Incomplete`] unless
+    /// every batch was done by then.
+    pub stop_at: Option<Instant>,
+    /// The run this attempt belongs to (`contract::DbProcessRequest::run`), recorded with
+    /// the object when it finishes. An attempt of the same run that finds the object
+    /// finished gets the finishing attempt's counts; any other gets `AlreadyIngested`.
+    pub run: Option<String>,
+}
+
+impl Attempt {
+    pub fn until(stop_at: Instant) -> Attempt {
+        Attempt {
+            stop_at: Some(stop_at),
+            run: None,
+        }
+    }
+
+    pub fn of_run(run: impl Into<String>) -> Attempt {
+        Attempt {
+            stop_at: None,
+            run: Some(run.into()),
+        }
+    }
+}
+
 /// Ingests one object. `open` is called only when the ledger says there is work to do.
 pub async fn ingest_object<F, Fut>(
     db: &Database,
@@ -98,16 +126,15 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<Box<dyn Read + Send>>>,
 {
-    ingest_object_until(db, settings, object, None, open).await
+    ingest_attempt(db, settings, object, &Attempt::default(), open).await
 }
 
-/// As [`ingest_object`], but no batch is started after `stop_at`: the report is then
-/// [`Outcome::Incomplete`] unless every batch was done by then.
-pub async fn ingest_object_until<F, Fut>(
+/// As [`ingest_object`], for one [`Attempt`]: its deadline and its run.
+pub async fn ingest_attempt<F, Fut>(
     db: &Database,
     settings: &IngestSettings,
     object: &ObjectId,
-    stop_at: Option<Instant>,
+    attempt: &Attempt,
     open: F,
 ) -> Result<IngestReport>
 where
@@ -115,6 +142,7 @@ where
     Fut: std::future::Future<Output = Result<Box<dyn Read + Send>>>,
 {
     let started = Instant::now();
+    let stop_at = attempt.stop_at;
     if settings.batch_size == 0 || settings.writers == 0 {
         return Err(Error::Config(
             "batch size and writers must be at least 1".into(),
@@ -153,7 +181,8 @@ where
     let waiting_since = Instant::now();
     loop {
         if let Some(done) = ledger.finished {
-            return already_ingested(&mut session, object, &hash, done, started).await;
+            let same_run = attempt.run.is_some() && attempt.run == ledger.finished_by_run;
+            return already_ingested(&mut session, object, &hash, done, same_run, started).await;
         }
         if lease.take(&mut session).await? {
             break;
@@ -171,7 +200,7 @@ where
             .ok_or_else(|| Error::Other("the ledger row vanished".into()))?;
     }
     let result = ingest_leased(
-        db, settings, object, stop_at, open, session, &lease, &ledger, started,
+        db, settings, object, attempt, open, session, &lease, &ledger, started,
     )
     .await;
     if !matches!(&result, Ok(r) if r.outcome == Outcome::Ingested) {
@@ -186,17 +215,33 @@ where
 }
 
 /// The report of an object a previous attempt finished: nothing new. Its rows are present,
-/// its bad lines rejected as before; its first run's `inserted` is not counted again.
+/// its bad lines rejected as before; its first run's `inserted` is not counted again, unless
+/// this attempt is of that same run (`same_run`): then the finishing attempt's reply was
+/// lost, and this is that reply again, so the run's totals count the file once.
 async fn already_ingested(
     session: &mut Session,
     object: &ObjectId,
     hash: &str,
     done: IngestReport,
+    same_run: bool,
     started: Instant,
 ) -> Result<IngestReport> {
+    let rejected_lines = rejected_lines(session, hash, done.rejected).await?;
+    if same_run {
+        tracing::info!(key = %object.key, etag = %object.etag, inserted = done.inserted,
+            already_present = done.already_present, rejected = done.rejected,
+            "object finished by an earlier attempt of this run; answering with its counts");
+        return Ok(IngestReport {
+            key: object.key.clone(),
+            etag: object.etag.clone(),
+            outcome: Outcome::Ingested,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            rejected_lines,
+            ..done
+        });
+    }
     tracing::info!(key = %object.key, etag = %object.etag, rows = done.inserted + done.already_present,
         rejected = done.rejected, "object already ingested; nothing to do");
-    let rejected_lines = rejected_lines(session, hash, done.rejected).await?;
     Ok(IngestReport {
         key: object.key.clone(),
         etag: object.etag.clone(),
@@ -299,7 +344,7 @@ async fn ingest_leased<F, Fut>(
     db: &Database,
     settings: &IngestSettings,
     object: &ObjectId,
-    stop_at: Option<Instant>,
+    attempt: &Attempt,
     open: F,
     mut session: Session,
     lease: &Arc<Lease>,
@@ -385,7 +430,7 @@ where
             hash: hash.clone(),
             key: object.key.clone(),
             region: settings.region_indicator.clone(),
-            stop_at,
+            stop_at: attempt.stop_at,
             lease: lease.clone(),
         };
         writers.spawn(write_batches(session, rx, done, ctx));
@@ -455,6 +500,11 @@ where
     }
     // Rows the server refused are rejects too (their reason is the server's).
     let rejected = totals.rejected + counts.refused;
+    let mut run = String::new();
+    match &attempt.run {
+        Some(name) => push_str_literal(&mut run, name),
+        None => run.push_str("NULL"),
+    }
     let mut session = db.connect(Purpose::Write).await?;
     let report = IngestReport {
         rejected_lines: rejected_lines(&mut session, &hash, rejected).await?,
@@ -477,8 +527,8 @@ where
             &format!(
                 "UPDATE ingest_objects SET status = 'complete', lines_total = {}, reviews_read = {}, \
                  inserted = {}, already_present = {}, rejected = {}, bytes_read = {}, \
-                 finished_at = CURRENT_TIMESTAMP(6), lease_owner = NULL, lease_until = NULL \
-                 WHERE object_hash = {hash}",
+                 finished_at = CURRENT_TIMESTAMP(6), finished_by_run = {run}, \
+                 lease_owner = NULL, lease_until = NULL WHERE object_hash = {hash}",
                 report.lines, report.read, report.inserted, report.already_present, report.rejected, report.bytes
             ),
             "marking the object complete in the ledger",
@@ -543,6 +593,8 @@ fn within_report_budget(rows: Vec<(u64, String)>) -> Vec<RejectedLine> {
 struct Ledger {
     batch_size: usize,
     finished: Option<IngestReport>,
+    /// The run whose attempt finished the object, when it named one.
+    finished_by_run: Option<String>,
 }
 
 type LedgerRow = (
@@ -554,6 +606,7 @@ type LedgerRow = (
     Option<u64>,
     Option<u64>,
     Option<u64>,
+    Option<String>,
 );
 
 async fn read_ledger(session: &mut Session, hash: &str) -> Result<Option<Ledger>> {
@@ -561,7 +614,7 @@ async fn read_ledger(session: &mut Session, hash: &str) -> Result<Option<Ledger>
         .query(
             &format!(
                 "SELECT batch_size, status, lines_total, reviews_read, inserted, already_present, \
-                 rejected, bytes_read FROM ingest_objects WHERE object_hash = {hash}"
+                 rejected, bytes_read, finished_by_run FROM ingest_objects WHERE object_hash = {hash}"
             ),
             "reading the object ledger",
         )
@@ -569,7 +622,7 @@ async fn read_ledger(session: &mut Session, hash: &str) -> Result<Option<Ledger>
     Ok(rows
         .into_iter()
         .next()
-        .map(|(batch_size, status, lines, read, ins, ap, rej, bytes)| {
+        .map(|(batch_size, status, lines, read, ins, ap, rej, bytes, run)| {
             let finished = (status == "complete").then(|| IngestReport {
                 key: String::new(),
                 etag: String::new(),
@@ -589,6 +642,7 @@ async fn read_ledger(session: &mut Session, hash: &str) -> Result<Option<Ledger>
             Ledger {
                 batch_size: batch_size as usize,
                 finished,
+                finished_by_run: run,
             }
         }))
 }

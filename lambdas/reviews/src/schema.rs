@@ -11,7 +11,7 @@
 //!   order, and rows are ~700 bytes against ~50 for an index entry). `style` and `image` are
 //!   JSON columns.
 //! - `ingest_objects`: one row per (object key, ETag): the ledger that lets a finished object
-//!   return at once and holds its final counts.
+//!   return at once and holds its final counts, and the run that finished it.
 //! - `ingest_batches`: one row per committed batch of an object, written in the batch's own
 //!   transaction, so a retry after a crash skips exactly the batches that landed.
 //! - `review_rejects`: the lines that could not be stored, with line number and reason.
@@ -109,6 +109,17 @@ pub const MIGRATIONS: &[Migration] = &[
             "ALTER TABLE ingest_objects
                 ADD COLUMN lease_owner VARCHAR(64) NULL,
                 ADD COLUMN lease_until TIMESTAMP(6) NULL",
+        ],
+    },
+    Migration {
+        version: 4,
+        description: "the run that finished an object, so its lost reply can be given again",
+        statements: &[
+            // An execution ARN is at most 256 characters (Step Functions API reference,
+            // DescribeExecution, executionArn). A column added last, NULL: no table rebuild
+            // (ALGORITHM=INSTANT on MySQL 8.0 and MariaDB 10.3+).
+            "ALTER TABLE ingest_objects
+                ADD COLUMN finished_by_run VARCHAR(256) NULL",
         ],
     },
 ];

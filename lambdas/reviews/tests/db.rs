@@ -12,7 +12,7 @@ use mysql_async::prelude::Queryable;
 use reviews::db::{
     Consistency, CredentialSource, Database, DbCredentials, Purpose, StatementLog, TlsMode,
 };
-use reviews::ingest::{ingest_object, ingest_object_until, IngestSettings, ObjectId, Outcome};
+use reviews::ingest::{ingest_attempt, ingest_object, Attempt, IngestSettings, ObjectId, Outcome};
 use reviews::Error;
 
 fn settings(region: &str) -> IngestSettings {
@@ -29,16 +29,16 @@ async fn migrate_creates_everything_once_and_in_order() {
     let db = t.database();
     let mut s = db.connect(Purpose::Migrate).await.unwrap();
     let first = reviews::schema::migrate(&mut s, &t.name).await.unwrap();
-    assert_eq!(first.applied, vec![1, 2, 3]);
-    assert_eq!(first.version, 3);
+    assert_eq!(first.applied, vec![1, 2, 3, 4]);
+    assert_eq!(first.version, 4);
     let second = reviews::schema::migrate(&mut s, &t.name).await.unwrap();
     assert!(second.applied.is_empty());
-    assert_eq!(second.version, 3);
+    assert_eq!(second.version, 4);
     s.close().await;
     let versions: Vec<u32> = t
         .rows("SELECT version FROM schema_migrations ORDER BY version")
         .await;
-    assert_eq!(versions, vec![1, 2, 3]);
+    assert_eq!(versions, vec![1, 2, 3, 4]);
     let mut tables: Vec<String> = t
         .rows("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")
         .await;
@@ -282,6 +282,59 @@ async fn reruns_and_duplicates_across_files_and_regions_leave_one_row() {
             .await,
         0
     );
+    t.drop_db().await;
+}
+
+/// The attempt that finished a file can lose its reply (the connection drops after its last
+/// commit, as Aurora's do in a switchover), and Step Functions then retries it: the retry
+/// must answer with the same counts, or the run reports fewer rows inserted than it wrote.
+/// A later run still finds the file already ingested, with nothing inserted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_in_the_same_run_answers_with_the_finishing_attempts_counts() {
+    let (t, db) = TestDb::migrated("samerun").await;
+    let obj = ObjectId::new("a.json", "e1");
+    let run = "arn:aws:states:us-east-1:123456789012:execution:ingest:run-1";
+    let first = ingest_attempt(
+        &db,
+        &settings("eu-west-1"),
+        &obj,
+        &Attempt::of_run(run),
+        open_file(fixture("mixed.json")),
+    )
+    .await
+    .unwrap();
+    assert_eq!((first.outcome, first.inserted), (Outcome::Ingested, 4));
+    let counts = |r: &reviews::ingest::IngestReport| {
+        (r.read, r.inserted, r.already_present, r.rejected, r.rejected_lines.len())
+    };
+
+    // Its reply lost; the retry of the same run reads nothing and answers the same.
+    let retried = ingest_attempt(
+        &db,
+        &settings("eu-west-1"),
+        &obj,
+        &Attempt::of_run(run),
+        || async { panic!("a finished object must not be opened again") },
+    )
+    .await
+    .unwrap();
+    assert_eq!(retried.outcome, Outcome::Ingested);
+    assert_eq!(counts(&retried), counts(&first));
+
+    // Another run, or a caller naming none: nothing new.
+    for attempt in [Attempt::of_run(format!("{run}-2")), Attempt::default()] {
+        let later = ingest_attempt(&db, &settings("eu-west-1"), &obj, &attempt, || async {
+            panic!("a finished object must not be opened again")
+        })
+        .await
+        .unwrap();
+        assert_eq!(later.outcome, Outcome::AlreadyIngested, "{attempt:?}");
+        assert_eq!(
+            (later.inserted, later.already_present),
+            (0, first.inserted + first.already_present)
+        );
+    }
+    assert_eq!(t.count("SELECT COUNT(*) FROM reviews").await, 4);
     t.drop_db().await;
 }
 
@@ -537,7 +590,7 @@ async fn a_load_stopped_at_its_deadline_is_incomplete_and_the_next_attempt_compl
     };
 
     // Past its deadline before it starts: nothing is written, and it says so.
-    let none = ingest_object_until(&db, &s, &obj, Some(Instant::now()), open_file(path.clone()))
+    let none = ingest_attempt(&db, &s, &obj, &Attempt::until(Instant::now()), open_file(path.clone()))
         .await
         .unwrap();
     assert_eq!(none.outcome, Outcome::Incomplete);
@@ -546,7 +599,7 @@ async fn a_load_stopped_at_its_deadline_is_incomplete_and_the_next_attempt_compl
 
     // A deadline in the middle: some batches committed, the rest left for the next call.
     let soon = Instant::now() + Duration::from_millis(200);
-    let part = ingest_object_until(&db, &s, &obj, Some(soon), open_file(path.clone()))
+    let part = ingest_attempt(&db, &s, &obj, &Attempt::until(soon), open_file(path.clone()))
         .await
         .unwrap();
     let landed = t.count("SELECT COUNT(*) FROM reviews").await;
@@ -653,7 +706,7 @@ async fn the_schema_upgrades_from_version_2_with_its_data() {
     let mut s = db.connect(Purpose::Migrate).await.unwrap();
     let upgrade = reviews::schema::migrate(&mut s, &t.name).await.unwrap();
     s.close().await;
-    assert_eq!((upgrade.applied, upgrade.version), (vec![3], 3));
+    assert_eq!((upgrade.applied, upgrade.version), (vec![3, 4], 4));
 
     // Everything is still there, byte for byte.
     let rows: Vec<(String, Option<String>, String)> = t

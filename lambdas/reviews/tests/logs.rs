@@ -121,6 +121,7 @@ async fn a_full_run_never_logs_the_password() {
             DbProcessRequest {
                 key: f.key.clone(),
                 etag: Some(f.etag.clone()),
+                run: None,
             },
             None,
         )

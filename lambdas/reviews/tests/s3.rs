@@ -329,6 +329,7 @@ async fn dbprocess_streams_json_and_gzip_from_s3_once() {
         DbProcessRequest {
             key: listing.files[0].key.clone(),
             etag: Some(listing.files[0].etag.clone()),
+            run: None,
         },
         None,
     )
@@ -343,6 +344,7 @@ async fn dbprocess_streams_json_and_gzip_from_s3_once() {
         DbProcessRequest {
             key: "book-reviews/reviews/b.json.gz".into(),
             etag: None,
+            run: None,
         },
         None,
     )
@@ -357,6 +359,7 @@ async fn dbprocess_streams_json_and_gzip_from_s3_once() {
         DbProcessRequest {
             key: "book-reviews/reviews/a.json".into(),
             etag: None,
+            run: None,
         },
         None,
     )
@@ -370,6 +373,7 @@ async fn dbprocess_streams_json_and_gzip_from_s3_once() {
         DbProcessRequest {
             key: "book-reviews/reviews/nope.json".into(),
             etag: None,
+            run: None,
         },
         None,
     )
@@ -393,6 +397,7 @@ async fn dbprocess_streams_json_and_gzip_from_s3_once() {
         DbProcessRequest {
             key: "book-reviews/reviews/c.json".into(),
             etag: Some("0123456789abcdef0123456789abcdef".into()),
+            run: None,
         },
         None,
     )
