@@ -109,7 +109,7 @@ fn samples() -> (
         DbProcessRequest {
             key: "k".into(),
             etag: Some("e".into()),
-            run: None,
+            run: Some("r".into()),
         },
         report,
         PostprocessRequest {

@@ -136,7 +136,11 @@ fn assert_nothing_lost(output: &std::process::Output, manifest: &Value, name: &s
         assert_eq!(run["totals"]["completed"], 8, "{report:#}");
     }
     let distinct = manifest["distinct_reviews"].as_u64().unwrap();
-    assert_eq!(report["total"]["inserted"].as_u64().unwrap(), distinct);
+    assert_eq!(
+        report["total"]["inserted"].as_u64().unwrap(),
+        distinct,
+        "each stored row counted once in the run's report: {report:#}"
+    );
     let stored = sql(&format!("SELECT COUNT(*) FROM {name}_db.reviews"));
     assert_eq!(stored[0][0].parse::<u64>().unwrap(), distinct);
     let rejects = sql(&format!("SELECT COUNT(*) FROM {name}_db.review_rejects"));

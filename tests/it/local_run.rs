@@ -151,6 +151,20 @@ fn both_regions_ingest_at_once_bad_lines_and_files_are_reported_a_second_run_has
         "a review in both sets is inserted once: {report:#}"
     );
 
+    // Each finished file names the run that finished it (the state machine passes its
+    // execution ARN), so a retry whose first reply was lost gets that reply again.
+    let finished_by = sql(&format!(
+        "SELECT DISTINCT finished_by_run FROM {DATABASE}.ingest_objects \
+         WHERE status = 'complete' ORDER BY 1"
+    ));
+    let executions: Vec<String> = [east1, east2]
+        .iter()
+        .map(|run| run["execution"].as_str().unwrap().to_string())
+        .collect();
+    let mut expected: Vec<Vec<String>> = executions.into_iter().map(|e| vec![e]).collect();
+    expected.sort();
+    assert_eq!(finished_by, expected, "{report:#}");
+
     // MariaDB holds exactly the distinct good reviews, each with the Region that wrote it.
     let by_region = sql(&format!(
         "SELECT region_indicator, COUNT(*) FROM {DATABASE}.reviews GROUP BY 1 ORDER BY 1"

@@ -619,10 +619,8 @@ async fn read_ledger(session: &mut Session, hash: &str) -> Result<Option<Ledger>
             "reading the object ledger",
         )
         .await?;
-    Ok(rows
-        .into_iter()
-        .next()
-        .map(|(batch_size, status, lines, read, ins, ap, rej, bytes, run)| {
+    Ok(rows.into_iter().next().map(
+        |(batch_size, status, lines, read, ins, ap, rej, bytes, run)| {
             let finished = (status == "complete").then(|| IngestReport {
                 key: String::new(),
                 etag: String::new(),
@@ -644,7 +642,8 @@ async fn read_ledger(session: &mut Session, hash: &str) -> Result<Option<Ledger>
                 finished,
                 finished_by_run: run,
             }
-        }))
+        },
+    ))
 }
 
 #[derive(Default, Debug, Clone, Copy)]

@@ -305,7 +305,13 @@ async fn a_retry_in_the_same_run_answers_with_the_finishing_attempts_counts() {
     .unwrap();
     assert_eq!((first.outcome, first.inserted), (Outcome::Ingested, 4));
     let counts = |r: &reviews::ingest::IngestReport| {
-        (r.read, r.inserted, r.already_present, r.rejected, r.rejected_lines.len())
+        (
+            r.read,
+            r.inserted,
+            r.already_present,
+            r.rejected,
+            r.rejected_lines.len(),
+        )
     };
 
     // Its reply lost; the retry of the same run reads nothing and answers the same.
@@ -590,18 +596,30 @@ async fn a_load_stopped_at_its_deadline_is_incomplete_and_the_next_attempt_compl
     };
 
     // Past its deadline before it starts: nothing is written, and it says so.
-    let none = ingest_attempt(&db, &s, &obj, &Attempt::until(Instant::now()), open_file(path.clone()))
-        .await
-        .unwrap();
+    let none = ingest_attempt(
+        &db,
+        &s,
+        &obj,
+        &Attempt::until(Instant::now()),
+        open_file(path.clone()),
+    )
+    .await
+    .unwrap();
     assert_eq!(none.outcome, Outcome::Incomplete);
     assert_eq!((none.batches, none.inserted), (0, 0));
     assert_eq!(t.count("SELECT COUNT(*) FROM reviews").await, 0);
 
     // A deadline in the middle: some batches committed, the rest left for the next call.
     let soon = Instant::now() + Duration::from_millis(200);
-    let part = ingest_attempt(&db, &s, &obj, &Attempt::until(soon), open_file(path.clone()))
-        .await
-        .unwrap();
+    let part = ingest_attempt(
+        &db,
+        &s,
+        &obj,
+        &Attempt::until(soon),
+        open_file(path.clone()),
+    )
+    .await
+    .unwrap();
     let landed = t.count("SELECT COUNT(*) FROM reviews").await;
     assert_eq!(part.outcome, Outcome::Incomplete, "600 batches in 200 ms?");
     assert_eq!(
