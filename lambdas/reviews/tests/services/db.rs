@@ -3,7 +3,7 @@
 
 #![allow(clippy::type_complexity)] // row tuples read back in assertions
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! file's format is recognised by its bytes, and a file is never misreported. Each test
 //! names the way today's writer went wrong.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 

@@ -1,6 +1,6 @@
 //! The functions' handlers against moto's S3 and Secrets Manager and a real MariaDB.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
