@@ -79,23 +79,19 @@ pub enum DataCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct FailedArgs {
-    /// The environment file.
-    pub env: PathBuf,
+    #[command(flatten)]
+    pub target: EnvArgs,
     /// Only this Region (default: every Region).
     #[arg(long)]
     pub region: Option<String>,
-    /// The AWS profile to use.
-    #[arg(long)]
-    pub profile: Option<String>,
-    /// Print a machine-readable list on stdout.
-    #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct RequeueArgs {
-    /// The environment file.
-    pub env: PathBuf,
+    #[command(flatten)]
+    pub target: EnvArgs,
     /// Only this Region (default: every Region).
     #[arg(long)]
     pub region: Option<String>,
@@ -108,23 +104,35 @@ pub struct RequeueArgs {
     /// Do not ask for confirmation.
     #[arg(long, short)]
     pub yes: bool,
-    /// The AWS profile to use.
-    #[arg(long)]
-    pub profile: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct UploadArgs {
-    /// The environment file.
-    pub env: PathBuf,
+    #[command(flatten)]
+    pub target: EnvArgs,
     /// A directory of review files (uploaded with their paths below it), or one file.
     pub path: PathBuf,
     /// Only this Region (default: every Region).
     #[arg(long)]
     pub region: Option<String>,
-    /// The AWS profile to use.
+}
+
+/// The environment a command works on, and the credentials it reaches AWS with.
+#[derive(Debug, clap::Args)]
+pub struct EnvArgs {
+    /// The environment file, for example environments/prod.yaml.
+    pub env: PathBuf,
+    /// The AWS profile to use (else the standard credential chain).
     #[arg(long)]
     pub profile: Option<String>,
+}
+
+/// How a command's report is printed on stdout (progress and errors go to stderr).
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct OutputArgs {
+    /// Print a machine-readable report on stdout.
+    #[arg(long = "output", value_name = "OUTPUT", value_enum, default_value_t)]
+    pub format: OutputFormat,
 }
 
 /// How results are printed on stdout.
@@ -137,17 +145,13 @@ pub enum OutputFormat {
 
 #[derive(Debug, clap::Args)]
 pub struct UpArgs {
-    /// The environment file, for example environments/prod.yaml.
-    pub env: PathBuf,
+    #[command(flatten)]
+    pub target: EnvArgs,
     /// Approve every change set without asking.
     #[arg(long, short)]
     pub yes: bool,
-    /// The AWS profile to use (else the standard credential chain).
-    #[arg(long)]
-    pub profile: Option<String>,
-    /// Print a machine-readable result on stdout.
-    #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Use the functions' zips in this directory (`<dir>/<function>/bootstrap.zip`, as
     /// `make lambdas` leaves them) instead of building them. Default: build them with
     /// `make lambdas` into target/lambda/<the environment's architecture> (for the local
@@ -162,8 +166,8 @@ pub struct UpArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct DestroyArgs {
-    /// The environment file.
-    pub env: PathBuf,
+    #[command(flatten)]
+    pub target: EnvArgs,
     /// Do not ask for confirmation (deletion protection still needs --force and the
     /// environment's name typed).
     #[arg(long, short)]
@@ -171,39 +175,28 @@ pub struct DestroyArgs {
     /// Turn off deletion protection through the API, after you type the environment's name.
     #[arg(long)]
     pub force: bool,
-    /// The AWS profile to use.
-    #[arg(long)]
-    pub profile: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// The environment file.
-    pub env: PathBuf,
+    #[command(flatten)]
+    pub target: EnvArgs,
     /// Only this Region (default: every Region at once).
     #[arg(long)]
     pub region: Option<String>,
     /// Follow the runs to the end and print what each Region ingested.
     #[arg(long)]
     pub wait: bool,
-    /// The AWS profile to use.
-    #[arg(long)]
-    pub profile: Option<String>,
-    /// Print a machine-readable result on stdout.
-    #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// The environment file.
-    pub env: PathBuf,
-    /// The AWS profile to use.
-    #[arg(long)]
-    pub profile: Option<String>,
-    /// Print a machine-readable report on stdout.
-    #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    #[command(flatten)]
+    pub target: EnvArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -237,8 +230,8 @@ pub struct RenderArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct SwitchoverArgs {
-    /// The environment file.
-    pub env: PathBuf,
+    #[command(flatten)]
+    pub target: EnvArgs,
     /// The Region whose cluster becomes the writer (one of the environment's Regions).
     #[arg(long, value_name = "REGION")]
     pub to: String,
@@ -248,18 +241,14 @@ pub struct SwitchoverArgs {
     /// How long to wait for the new writer and write forwarding, for example 30m or 90s.
     #[arg(long, default_value = "30m", value_parser = parse_duration)]
     pub timeout: std::time::Duration,
-    /// The AWS profile to use.
-    #[arg(long)]
-    pub profile: Option<String>,
-    /// Print a machine-readable report on stdout.
-    #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct FailoverArgs {
     #[command(flatten)]
-    pub target: SwitchoverArgs,
+    pub switchover: SwitchoverArgs,
     /// Accept losing the writes that had not replicated to the new writer yet.
     #[arg(long)]
     pub allow_data_loss: bool,

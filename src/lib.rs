@@ -5,24 +5,20 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
-#[cfg(feature = "aws")]
-pub mod bundle;
 pub mod cli;
 #[cfg(feature = "aws")]
 pub mod cloudformation;
 pub mod commands;
+#[cfg(feature = "aws")]
+pub mod deployment;
 pub mod env;
 #[cfg(feature = "aws")]
 pub mod functions;
 #[cfg(feature = "aws")]
 pub mod ingestion;
 #[cfg(feature = "aws")]
-pub mod migrations;
-#[cfg(feature = "aws")]
 pub mod monitoring;
 pub mod plan;
-#[cfg(feature = "aws")]
-pub mod preflight;
 #[cfg(feature = "aws")]
 pub mod progress;
 #[cfg(feature = "aws")]
@@ -30,8 +26,6 @@ pub mod prompt;
 pub mod render;
 #[cfg(feature = "aws")]
 pub mod schedules;
-#[cfg(feature = "aws")]
-pub mod stacks;
 #[cfg(feature = "aws")]
 pub mod teardown;
 #[cfg(feature = "aws")]

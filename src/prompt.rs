@@ -1,6 +1,10 @@
 //! Asking the person at the terminal before something that cannot be undone.
 
-use crate::stacks::Confirm;
+/// How a step that cannot be undone asks whether to go ahead: the terminal ([`Prompt`]),
+/// or a test's fixed answer.
+pub trait Confirm: Send + Sync {
+    fn confirm(&self, question: &str) -> bool;
+}
 
 /// Asks on the terminal; without one (CI), the answer is no: pass `--yes` there.
 pub fn ask(question: &str) -> bool {

@@ -10,17 +10,19 @@ use anyhow::Context as _;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
+use super::Context;
 use crate::aws::AwsContext;
 use crate::cli::{FailedArgs, RequeueArgs, UploadArgs};
 use crate::env;
 use crate::ingestion::failed::{self, Outcome, RegionFailures, Requeued};
 use crate::ingestion::{data_bucket, regions_in_scope};
+use crate::prompt::Confirm as _;
 
 /// Files larger than this go up in parts of this size (S3 allows 5 MiB to 5 GiB a part).
 const PART_SIZE: usize = 16 * 1024 * 1024;
 
 pub fn upload(args: &UploadArgs) -> super::Outcome {
-    let environment = env::load(&args.env)?;
+    let environment = env::load(&args.target.env)?;
     let files = review_files(&args.path)?;
     if files.is_empty() {
         return Err(anyhow::anyhow!(
@@ -29,16 +31,16 @@ pub fn upload(args: &UploadArgs) -> super::Outcome {
         )
         .into());
     }
-    let regions = regions_in_scope(&environment, args.region.as_deref(), &args.env)?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
-        let aws = AwsContext::connect(&environment, args.profile.as_deref()).await?;
+    let regions = regions_in_scope(&environment, args.region.as_deref(), &args.target.env)?;
+    let ctx = Context::connect(environment, &args.target, false)?;
+    let (environment, aws) = (&ctx.environment, &ctx.aws);
+    ctx.block_on(async {
         for region in &regions {
-            let bucket = data_bucket(&environment, &aws, region).await?;
+            let bucket = data_bucket(environment, aws, region).await?;
             let mut bytes = 0;
             for (path, relative) in &files {
                 let key = format!("{}{relative}", environment.pipeline.pending_prefix);
-                bytes += put_file(&aws, region, &bucket, &key, path).await?;
+                bytes += put_file(aws, region, &bucket, &key, path).await?;
             }
             eprintln!(
                 "{region}: uploaded {} files ({bytes} bytes) to s3://{bucket}/{}",
@@ -53,15 +55,15 @@ pub fn upload(args: &UploadArgs) -> super::Outcome {
 
 /// `deploy data failed`: a table of the failed files per Region (or JSON).
 pub fn failed(args: &FailedArgs) -> super::Outcome {
-    let environment = env::load(&args.env)?;
-    let regions = regions_in_scope(&environment, args.region.as_deref(), &args.env)?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    let listed = runtime.block_on(async {
-        let aws = AwsContext::connect(&environment, args.profile.as_deref()).await?;
+    let environment = env::load(&args.target.env)?;
+    let regions = regions_in_scope(&environment, args.region.as_deref(), &args.target.env)?;
+    let ctx = Context::connect(environment, &args.target, false)?;
+    let (environment, aws) = (&ctx.environment, &ctx.aws);
+    let listed = ctx.block_on(async {
         let mut listed = Vec::new();
         for region in &regions {
-            let bucket = data_bucket(&environment, &aws, region).await?;
-            listed.push(failed::list(&aws, &environment, region, &bucket).await?);
+            let bucket = data_bucket(environment, aws, region).await?;
+            listed.push(failed::list(aws, environment, region, &bucket).await?);
         }
         anyhow::Ok(listed)
     })?;
@@ -69,7 +71,7 @@ pub fn failed(args: &FailedArgs) -> super::Outcome {
         "environment": environment.name_prefix(),
         "regions": listed,
     });
-    super::emit(&report, args.output, |_| render_failed(&listed))
+    super::emit(&report, args.output.format, |_| render_failed(&listed))
 }
 
 /// The reasons in the table are cut to this many characters (`--output json` has them whole).
@@ -137,19 +139,19 @@ pub struct NotRequeued {
 
 /// `deploy data requeue`: failed review files back to the pending prefix.
 pub fn requeue(args: &RequeueArgs) -> super::Outcome {
-    let environment = env::load(&args.env)?;
-    let regions = regions_in_scope(&environment, args.region.as_deref(), &args.env)?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    let results = runtime.block_on(async {
-        let aws = AwsContext::connect(&environment, args.profile.as_deref()).await?;
+    let environment = env::load(&args.target.env)?;
+    let regions = regions_in_scope(&environment, args.region.as_deref(), &args.target.env)?;
+    let ctx = Context::connect(environment, &args.target, args.yes)?;
+    let (environment, aws) = (&ctx.environment, &ctx.aws);
+    let results = ctx.block_on(async {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
             .as_secs() as i64;
         let mut chosen = Vec::new();
         let mut newer = 0;
         for region in &regions {
-            let bucket = data_bucket(&environment, &aws, region).await?;
-            let listed = failed::list(&aws, &environment, region, &bucket).await?;
+            let bucket = data_bucket(environment, aws, region).await?;
+            let listed = failed::list(aws, environment, region, &bucket).await?;
             for file in listed.files {
                 let old_enough = match (args.older_than, file.failed_at_unix) {
                     (Some(age), Some(at)) => at <= now - age.as_secs() as i64,
@@ -182,12 +184,12 @@ pub fn requeue(args: &RequeueArgs) -> super::Outcome {
             files(chosen.len()),
             environment.pipeline.pending_prefix
         );
-        if !args.dry_run && !args.yes && !crate::prompt::ask(&question) {
+        if !args.dry_run && !ctx.prompt.confirm(&question) {
             anyhow::bail!("not confirmed; nothing was moved");
         }
         let mut results = Vec::new();
         for (region, bucket, file) in &chosen {
-            let result = failed::requeue(&aws, region, bucket, file, args.dry_run).await;
+            let result = failed::requeue(aws, region, bucket, file, args.dry_run).await;
             println!("{}", requeue_line(&result));
             results.push(result);
         }
@@ -197,7 +199,7 @@ pub fn requeue(args: &RequeueArgs) -> super::Outcome {
         return Ok(());
     }
     let count = |outcome| results.iter().filter(|r| r.outcome == outcome).count();
-    let env_path = args.env.display();
+    let env_path = ctx.file.display();
     if args.dry_run {
         println!(
             "dry run: nothing was moved; {} would be requeued. Run without --dry-run to move them.",

@@ -2,26 +2,23 @@
 //! ([`crate::teardown`]), once the person has said so: deletion protection is only turned
 //! off with `--force` and after typing the environment's name.
 
-use std::sync::Arc;
-
 use anyhow::bail;
 
-use crate::aws::AwsContext;
+use super::{Context, Outcome};
 use crate::cli::DestroyArgs;
 use crate::env::{self, Environment};
-use crate::progress::{Printer, Progress};
-use crate::prompt;
+use crate::prompt::{self, Confirm as _, Prompt};
 use crate::teardown;
 
-pub fn run(args: &DestroyArgs) -> super::Outcome {
-    let environment = env::load(&args.env)?;
+pub fn run(args: &DestroyArgs) -> Outcome {
+    let environment = env::load(&args.target.env)?;
     confirmed(&environment, args)?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    let printer: Arc<dyn Progress> = Arc::new(Printer::new());
-    runtime.block_on(async {
-        let aws = AwsContext::connect(&environment, args.profile.as_deref()).await?;
-        teardown::destroy(&environment, &aws, printer).await
-    })?;
+    let ctx = Context::connect(environment, &args.target, args.yes)?;
+    ctx.block_on(teardown::destroy(
+        &ctx.environment,
+        &ctx.aws,
+        ctx.progress.clone(),
+    ))?;
     Ok(())
 }
 
@@ -41,13 +38,15 @@ fn confirmed(environment: &Environment, args: &DestroyArgs) -> anyhow::Result<()
                 environment.environment
             );
         }
-    } else if !args.yes
-        && !prompt::ask(&format!(
+    } else {
+        let question = format!(
             "Destroy {name}: every stack in {} Regions?",
             environment.all_regions().count()
-        ))
-    {
-        bail!("not confirmed; nothing was deleted");
+        );
+        let prompt = Prompt { yes: args.yes };
+        if !prompt.confirm(&question) {
+            bail!("not confirmed; nothing was deleted");
+        }
     }
     Ok(())
 }

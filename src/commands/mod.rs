@@ -2,6 +2,8 @@
 //! errors into exit codes.
 
 #[cfg(feature = "aws")]
+mod context;
+#[cfg(feature = "aws")]
 pub mod data;
 #[cfg(feature = "aws")]
 pub mod destroy;
@@ -24,6 +26,8 @@ use serde::Serialize;
 
 use crate::cli::{Command, OutputFormat};
 use crate::env::Diagnostics;
+#[cfg(feature = "aws")]
+pub use context::Context;
 
 /// Exit code for an environment file with problems, or a command line asking for what
 /// cannot be (usage errors, as clap uses).
@@ -94,7 +98,8 @@ impl From<serde_json::Error> for Failure {
     }
 }
 
-/// A report on stdout, as the user asked: pretty JSON, or the command's text.
+/// A report on stdout, as the user asked: pretty JSON, or the command's text. Every
+/// command's report goes this way; progress and errors go to stderr.
 pub fn emit<R: Serialize>(
     report: &R,
     format: OutputFormat,

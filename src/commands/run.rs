@@ -1,27 +1,28 @@
 //! `deploy run ENV [--region R] [--wait]`: ingest what is pending, in every Region at
 //! once ([`crate::ingestion`]), and report each Region's run.
 
-use std::sync::Arc;
-
-use super::{emit, Failure, Outcome};
-use crate::aws::AwsContext;
+use super::{emit, Context, Failure, Outcome};
 use crate::cli::RunArgs;
 use crate::env;
 use crate::ingestion::workflow::{RegionRun, RunStatus};
 use crate::ingestion::{ingest, regions_in_scope, render_text, FilesFailed};
-use crate::progress::{Printer, Progress};
 
 pub fn run(args: &RunArgs) -> Outcome {
-    let environment = env::load(&args.env)?;
-    let regions = regions_in_scope(&environment, args.region.as_deref(), &args.env)?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    let report = runtime.block_on(async {
-        let aws = AwsContext::connect(&environment, args.profile.as_deref()).await?;
-        aws.check_credentials().await?;
-        let printer: Arc<dyn Progress> = Arc::new(Printer::new());
-        ingest(&environment, &aws, &regions, args.wait, printer).await
+    let environment = env::load(&args.target.env)?;
+    let regions = regions_in_scope(&environment, args.region.as_deref(), &args.target.env)?;
+    let ctx = Context::connect(environment, &args.target, false)?;
+    let report = ctx.block_on(async {
+        ctx.aws.check_credentials().await?;
+        ingest(
+            &ctx.environment,
+            &ctx.aws,
+            &regions,
+            args.wait,
+            ctx.progress.clone(),
+        )
+        .await
     })?;
-    emit(&report, args.output, render_text)?;
+    emit(&report, args.output.format, render_text)?;
     let failed: Vec<&RegionRun> = report
         .regions
         .iter()

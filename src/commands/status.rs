@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::aws::AwsContext;
 use crate::cli::StatusArgs;
 use crate::cloudformation::StackClient;
-use crate::env::{self, Environment};
+use crate::env::Environment;
 use crate::monitoring;
 use crate::plan::{Part, StackPlan};
 use crate::progress::{Printer, Progress as _};
@@ -74,13 +74,9 @@ pub struct BucketCounts {
 }
 
 pub fn run(args: &StatusArgs) -> super::Outcome {
-    let environment = env::load(&args.env)?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    let report = runtime.block_on(async {
-        let aws = AwsContext::connect(&environment, args.profile.as_deref()).await?;
-        status(&environment, &aws).await
-    })?;
-    super::emit(&report, args.output, render_text)
+    let ctx = super::Context::open(&args.target, false)?;
+    let report = ctx.block_on(status(&ctx.environment, &ctx.aws))?;
+    super::emit(&report, args.output.format, render_text)
 }
 
 pub async fn status(environment: &Environment, aws: &AwsContext) -> anyhow::Result<StatusReport> {

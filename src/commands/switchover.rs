@@ -1,14 +1,9 @@
 //! `deploy switchover ENV --to REGION` and `deploy failover ENV --to REGION --allow-data-loss`:
 //! the writer moved ([`crate::writer`]), then the topology before and after.
 
-use std::sync::Arc;
-
-use super::{emit, Failure, Outcome};
-use crate::aws::AwsContext;
+use super::{emit, Context, Failure, Outcome};
 use crate::cli::{FailoverArgs, SwitchoverArgs};
 use crate::env;
-use crate::progress::{Printer, Progress};
-use crate::prompt::Prompt;
 use crate::writer::{check_region, move_writer, render_text, MoveError, Operation, Refused};
 
 impl From<Refused> for Failure {
@@ -35,34 +30,40 @@ pub fn switchover(args: &SwitchoverArgs) -> Outcome {
 }
 
 pub fn failover(args: &FailoverArgs) -> Outcome {
+    let switchover = &args.switchover;
     if !args.allow_data_loss {
         // Refused before any call, and before the file's Regions are even read from AWS.
-        let environment = env::load(&args.target.env)?;
-        check_region(&environment, &args.target.to)?;
+        let environment = env::load(&switchover.target.env)?;
+        check_region(&environment, &switchover.to)?;
         return Err(Refused::DataLossNotAllowed {
-            to: args.target.to.clone(),
-            env: args.target.env.display().to_string(),
+            to: switchover.to.clone(),
+            env: switchover.target.env.display().to_string(),
         }
         .into());
     }
-    run(&args.target, Operation::Failover)
+    run(switchover, Operation::Failover)
 }
 
 fn run(args: &SwitchoverArgs, operation: Operation) -> Outcome {
-    let environment = env::load(&args.env)?;
+    let environment = env::load(&args.target.env)?;
     check_region(&environment, &args.to)?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    let printer: Arc<dyn Progress> = Arc::new(Printer::new());
-    let prompt = Prompt { yes: args.yes };
-    let report = runtime.block_on(async {
-        let aws = AwsContext::connect(&environment, args.profile.as_deref()).await?;
-        tokio::select! {
-            report = move_writer(&environment, &aws, operation, &args.to, &prompt, printer.as_ref(), args.timeout) => report,
-            _ = tokio::signal::ctrl_c() => Err(MoveError::Failed(anyhow::anyhow!(
+    let ctx = Context::connect(environment, &args.target, args.yes)?;
+    let report = ctx.until_interrupted(
+        move_writer(
+            &ctx.environment,
+            &ctx.aws,
+            operation,
+            &args.to,
+            &ctx.prompt,
+            ctx.progress.as_ref(),
+            args.timeout,
+        ),
+        || {
+            MoveError::Failed(anyhow::anyhow!(
                 "interrupted: stopped waiting. A {operation} already started goes on in RDS; `deploy status {}` shows the writer",
-                args.env.display()
-            ))),
-        }
-    })?;
-    emit(&report, args.output, render_text)
+                ctx.file.display()
+            ))
+        },
+    )?;
+    emit(&report, args.output.format, render_text)
 }

@@ -11,7 +11,8 @@ use serde::Serialize;
 use crate::aws::{api_error, AwsContext};
 use crate::env::Environment;
 use crate::ingestion::reports;
-use crate::ingestion::workflow::{failure_cause, get_json};
+use crate::ingestion::reports::{CaughtError, StoredFailureReport};
+use crate::ingestion::workflow::get_json;
 
 /// One file in the failed prefix.
 #[derive(Debug, Clone, Serialize)]
@@ -112,12 +113,14 @@ pub async fn list(
                     }
                     found.push(old);
                 }
+                // A report that is not the contract's is taken as one that names nothing.
+                let report = report.map(|r| serde_json::from_value::<StoredFailureReport>(r).ok());
                 anyhow::Ok(failed_file(
                     key,
                     format!("{}{rel}", pipeline.pending_prefix),
                     *size,
                     *modified,
-                    report.as_ref(),
+                    report.as_ref().map(Option::as_ref),
                     found,
                 ))
             }
@@ -141,32 +144,36 @@ pub async fn list(
     })
 }
 
-/// A failed file as its report (if any) tells it.
+/// A failed file as its report (if any) tells it: `None` when it has none, `Some(None)`
+/// when its report is not one deploy can read.
 fn failed_file(
     key: &str,
     pending_key: String,
     size: i64,
     modified: Option<i64>,
-    report: Option<&serde_json::Value>,
+    report: Option<Option<&StoredFailureReport>>,
     reports: Vec<String>,
 ) -> FailedFile {
-    let failed_at_unix = report
-        .and_then(|r| r["failed_at_unix"].as_i64())
+    let read = report.flatten();
+    // A report without its time (which the contract reads as 0): when the file was moved.
+    let failed_at_unix = read
+        .map(|r| r.report.failed_at_unix as i64)
+        .filter(|at| *at > 0)
         .or(modified);
     let (error, reason) = match report {
         None => (
             None,
             "no failure report (moved here by hand, or its report was removed)".to_string(),
         ),
-        Some(report) => {
-            let error = report["error"]["Error"].as_str().map(str::to_string);
-            let cause = failure_cause(report["error"]["Cause"].as_str().unwrap_or_default());
-            let reason = match (&error, cause.is_empty()) {
+        Some(read) => {
+            let caught = read.map(|r| CaughtError::of(&r.report)).unwrap_or_default();
+            let cause = caught.message();
+            let reason = match (&caught.error, cause.is_empty()) {
                 (Some(error), false) => format!("{error}: {cause}"),
                 (Some(error), true) => error.clone(),
                 (None, _) => "failed (its report names no error)".to_string(),
             };
-            (error, one_line(&reason))
+            (caught.error, one_line(&reason))
         }
     };
     FailedFile {
@@ -175,7 +182,7 @@ fn failed_file(
         size,
         failed_at_unix,
         failed_at: failed_at_unix.map(rfc3339),
-        attempts: report.and_then(|r| r["attempts"].as_u64()),
+        attempts: read.and_then(|r| r.attempts),
         error,
         reason,
         reports,
@@ -487,19 +494,21 @@ mod tests {
 
     #[test]
     fn a_failed_file_reads_its_report_on_one_line() {
-        let report = serde_json::json!({
+        let report: StoredFailureReport = serde_json::from_value(serde_json::json!({
             "kind": "deploy/failure-report",
             "key": "book-reviews/reviews/a.json",
+            "moved_to": "book-reviews/failed/a.json",
             "failed_at_unix": 1_700_000_000,
             "attempts": 2,
             "error": {"Error": "ReadError", "Cause": "{\"errorType\":\"ReadError\",\"errorMessage\":\"reading a.json:\\n  bad gzip\"}"},
-        });
+        }))
+        .unwrap();
         let file = failed_file(
             "book-reviews/failed/a.json",
             "book-reviews/reviews/a.json".into(),
             5,
             Some(1),
-            Some(&report),
+            Some(Some(&report)),
             vec!["r".into()],
         );
         assert_eq!(file.reason, "ReadError: reading a.json: bad gzip");
@@ -511,6 +520,17 @@ mod tests {
         assert_eq!(bare.failed_at.as_deref(), Some("1970-01-01T00:00:00Z"));
         assert_eq!(bare.attempts, None);
         assert!(bare.reason.starts_with("no failure report"));
+        // A report that is not the contract's: the time it was moved, and no reason.
+        let unread = failed_file(
+            "f/c.json",
+            "p/c.json".into(),
+            1,
+            Some(7),
+            Some(None),
+            vec![],
+        );
+        assert_eq!(unread.failed_at_unix, Some(7));
+        assert_eq!(unread.reason, "failed (its report names no error)");
     }
 
     #[test]

@@ -80,12 +80,15 @@ pub async fn read_failures(
                 reports::old_failure_report_key(pipeline, rel),
             ],
             move |file: &PendingFile, report: serde_json::Value| {
-                let error = &report["error"];
+                // A report that is not the contract's names no error.
+                let caught = serde_json::from_value::<reports::FailureReport>(report)
+                    .map(|report| reports::CaughtError::of(&report))
+                    .unwrap_or_default();
                 FileFailure {
                     key: file.key.clone(),
                     moved_to,
-                    error: error["Error"].as_str().unwrap_or("unknown").to_string(),
-                    cause: failure_cause(error["Cause"].as_str().unwrap_or_default()),
+                    error: caught.error.clone().unwrap_or_else(|| "unknown".into()),
+                    cause: caught.message(),
                 }
             },
         )
@@ -143,15 +146,6 @@ pub async fn get_json(
         Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
         Err(error) => Err(api_error(error)).with_context(|| format!("reading s3://{bucket}/{key}")),
     }
-}
-
-/// A Lambda error's Cause is its error document as JSON text: its message is the part
-/// people read.
-pub fn failure_cause(cause: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(cause)
-        .ok()
-        .and_then(|c| c["errorMessage"].as_str().map(str::to_string))
-        .unwrap_or_else(|| cause.to_string())
 }
 
 /// The rejects objects of `files` once they are completed, in the files' order.

@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::aws::AwsContext;
 use crate::env::Environment;
 use crate::progress::Progress;
-use crate::stacks::Confirm;
+use crate::prompt::Confirm;
 use crate::topology::{self, Topology, WriterMove};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

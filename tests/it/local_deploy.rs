@@ -339,30 +339,31 @@ async fn deploy_rendered(
     rendered: &deploy::render::Rendered,
 ) -> Result<(), String> {
     struct Yes;
-    impl deploy::stacks::Confirm for Yes {
+    impl deploy::prompt::Confirm for Yes {
         fn confirm(&self, _: &str) -> bool {
             true
         }
     }
     let progress: std::sync::Arc<dyn deploy::progress::Progress> =
         std::sync::Arc::new(deploy::progress::Printer::plain());
-    let discovered = deploy::preflight::preflight(env, aws)
+    let discovered = deploy::deployment::preflight::preflight(env, aws)
         .await
         .map_err(|e| e.to_string())?;
-    let zips = deploy::bundle::load_zips(Path::new(&lambda_dir())).map_err(|e| e.to_string())?;
-    let mut known = deploy::stacks::Known {
+    let zips = deploy::deployment::bundle::load_zips(Path::new(&lambda_dir()))
+        .map_err(|e| e.to_string())?;
+    let mut known = deploy::deployment::waves::Known {
         discovered: discovered.discovered,
         ..Default::default()
     };
     for zip in &zips {
         known.code_keys.insert(zip.function, zip.key());
     }
-    let runner = deploy::stacks::WaveRunner {
+    let runner = deploy::deployment::waves::WaveRunner {
         aws,
         rendered,
         progress,
         confirm: &Yes,
-        options: deploy::stacks::RunOptions {
+        options: deploy::deployment::waves::RunOptions {
             dry_run: false,
             poll: std::time::Duration::from_millis(100),
         },

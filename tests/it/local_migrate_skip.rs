@@ -1,5 +1,5 @@
 //! `deploy up` skips `migrate` only when nothing says the schema may be behind
-//! (crate::migrations): against the local stand-in, with zips changed between runs, and
+//! (deploy::deployment::migrations): against the local stand-in, with zips changed between runs, and
 //! the stand-in's record of every Invoke as the proof of what ran.
 #![cfg(feature = "aws")]
 

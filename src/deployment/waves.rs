@@ -15,6 +15,7 @@ use crate::cloudformation::changes::ChangeSetSummary;
 use crate::cloudformation::{Prepared, StackClient, StackError, StackSpec};
 use crate::plan::{Discovery, Function, ParameterSource, PlannedStack, Wave};
 use crate::progress::Progress;
+use crate::prompt::Confirm;
 use crate::render::Rendered;
 
 /// What is known when a stack's parameters are resolved.
@@ -95,11 +96,6 @@ pub struct StackOutcome {
     pub changes: Option<ChangeSetSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-}
-
-/// How a wave asks whether to go ahead.
-pub trait Confirm: Send + Sync {
-    fn confirm(&self, question: &str) -> bool;
 }
 
 pub struct RunOptions {

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::aws::AwsContext;
 use crate::plan::Function;
+use crate::progress::Progress;
 
 /// One function's zip.
 #[derive(Debug, Clone)]
@@ -27,6 +28,27 @@ impl Zip {
     pub fn key(&self) -> String {
         format!("lambda/{}/{}.zip", self.function, self.sha256)
     }
+}
+
+/// The zips to deploy: those in `lambda_dir` as they are, else built for `target` first.
+pub fn ready_zips(
+    lambda_dir: Option<&Path>,
+    target: Target,
+    progress: &dyn Progress,
+) -> anyhow::Result<Vec<Zip>> {
+    if let Some(dir) = lambda_dir {
+        return load_zips(dir);
+    }
+    progress.message(&match target {
+        Target::Aws { architecture } => {
+            format!("bundling the functions for {architecture} (make lambdas)")
+        }
+        Target::StandIn => {
+            "bundling the functions as the stand-in runs them (make lambdas-local)".into()
+        }
+    });
+    build(target)?;
+    load_zips(&target.default_dir())
 }
 
 /// Builds the functions' zips with the project's own recipe (`make lambdas`: pinned

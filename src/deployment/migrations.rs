@@ -39,7 +39,7 @@ pub struct Record {
 
 impl Record {
     /// The record for `migrate`'s code `code_key` (`lambda/migrate/<sha256>.zip`, as
-    /// crate::bundle names it) applied to the cluster `cluster_resource_id` with the
+    /// crate::deployment::bundle names it) applied to the cluster `cluster_resource_id` with the
     /// application secret's version `secret_version`.
     pub fn new(
         region: &str,
