@@ -326,6 +326,31 @@ def resource_map_update(self: Any, template: dict[str, Any], parameters: Any = N
         del self._parsed_resources[logical_id]
 
 
+def change_set_diff(self: ChangeSet) -> list[Any]:
+    """The change set's Changes, as the update will make them. moto listed them from the
+    template alone (build_change_set_actions diffs without the parameters), so a change of
+    parameters only, such as a function zip's new S3 key, showed no change while executing
+    the set still updated the resources. CloudFormation lists each resource that reads a
+    changed parameter as a Modify (API reference, ResourceChangeDetail: ChangeSource
+    `ParameterReference`)."""
+    resource_map = self.stack.resource_map
+    names = resource_map.build_resource_diff(self.template_dict, self.parameters)
+    new = self.template_dict.get("Resources") or {}
+    old = resource_map._resource_json_map
+    changes = []
+    for action in ("Add", "Modify", "Remove"):
+        for name in names[action]:
+            source = old if action == "Remove" else new
+            changes.append(
+                cfn_models.Change(
+                    action=action,
+                    logical_resource_id=name,
+                    resource_type=source[name]["Type"],
+                )
+            )
+    return changes
+
+
 def change_set_apply(self: ChangeSet) -> None:
     stack = self.stack
     backend = cloudformation_backends[stack.account_id][stack.region_name]
@@ -476,6 +501,7 @@ def install() -> None:
     parsing.ResourceMap.update = resource_map_update
     parsing.get_references_from_template = get_references_from_template
     ChangeSet.apply = change_set_apply
+    ChangeSet.diff = change_set_diff
     from moto.cloudformation import responses as cfn_responses
 
     cfn_models.yaml_tag_constructor = yaml_tag_constructor

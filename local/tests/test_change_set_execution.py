@@ -82,3 +82,35 @@ def test_failed_update_reports_update_rollback(client):
     failed = [e for e in events if e["ResourceStatus"].endswith("_FAILED")]
     assert [e["LogicalResourceId"] for e in failed] == ["Cluster"]
     assert "no-such-engine" in failed[0]["ResourceStatusReason"]
+
+
+PARAMETER_ONLY = """
+Parameters:
+  BucketName: {Type: String}
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties: {BucketName: !Ref BucketName}
+  Other:
+    Type: AWS::S3::Bucket
+    Properties: {BucketName: app-other}
+"""
+
+
+def test_a_change_of_parameters_only_lists_the_resources_that_read_them(client):
+    """CloudFormation lists a resource reading a changed parameter as Modify; moto listed
+    nothing and still updated it (a new function zip's key is such a change)."""
+    cfn = client("cloudformation")
+    deploy(cfn, "app-params", PARAMETER_ONLY, {"BucketName": "app-one"})
+    cfn.create_change_set(
+        StackName="app-params",
+        ChangeSetName="cs-params",
+        TemplateBody=PARAMETER_ONLY,
+        ChangeSetType="UPDATE",
+        Parameters=[{"ParameterKey": "BucketName", "ParameterValue": "app-two"}],
+    )
+    changes = cfn.describe_change_set(StackName="app-params", ChangeSetName="cs-params")
+    assert [
+        (c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"])
+        for c in changes["Changes"]
+    ] == [("Modify", "Bucket")]

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::aws::AwsContext;
 use crate::cloudformation::changes::ChangeSetSummary;
-use crate::cloudformation::{Prepared, StackClient, StackError, StackSpec};
+use crate::cloudformation::{ChangeSetKind, Prepared, StackClient, StackError, StackSpec};
 use crate::plan::{Discovery, Function, ParameterSource, PlannedStack, Wave};
 use crate::progress::Progress;
 use crate::prompt::Confirm;
@@ -297,18 +297,20 @@ impl WaveRunner<'_> {
 
         // 3. Execute them concurrently and follow them.
         let mut running = tokio::task::JoinSet::new();
-        for (spec, client, id, _, summary) in to_execute {
+        for (spec, client, id, kind, summary) in to_execute {
             running.spawn(async move {
                 let stack_started = Instant::now();
                 let result = client.execute(&spec, &id, summary.changes.len()).await;
-                (spec, summary, stack_started.elapsed(), result)
+                (spec, kind, summary, stack_started.elapsed(), result)
             });
         }
         let mut first_error = None;
         while let Some(joined) = running.join_next().await {
-            let (spec, summary, elapsed, result) =
+            let (spec, kind, summary, elapsed, result) =
                 joined.map_err(|e| anyhow!("a task panicked: {e}"))?;
-            let created = summary.changes.iter().all(|c| c.action == "Add");
+            // The change set's type, not its actions: an update that only adds resources
+            // (an alarm whose condition turned true) is still an update.
+            let created = matches!(kind, ChangeSetKind::Create);
             match result {
                 Ok(outputs) => {
                     known.outputs.insert(spec.name.clone(), outputs);
