@@ -62,7 +62,7 @@ async fn ingests_files_prints_counts_and_fails_on_a_missing_file() {
     let (code, out, err) = ingest(&args);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(
-        out.starts_with("schema: version 3 (applied [1, 2, 3])\n"),
+        out.starts_with("schema: version 4 (applied [1, 2, 3, 4])\n"),
         "{out}"
     );
     assert!(
