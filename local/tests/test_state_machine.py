@@ -96,6 +96,7 @@ class Pipeline:
 
     def __init__(self, moto_url: str, definition: str):
         self.url = moto_url
+        self.runs: list[str] = []  # the executions started, by ARN
         moto_api(moto_url, "/moto-api/config", {
             "stepfunctions": {"execute_state_machine": True},
             "lambda": {"use_docker": False},
@@ -137,6 +138,7 @@ class Pipeline:
         execution = self.sfn.start_execution(
             stateMachineArn=self.machine, name=str(uuid.uuid4()), input="{}"
         )
+        self.runs.append(execution["executionArn"])
         deadline = time.monotonic() + timeout
         while True:
             described = self.sfn.describe_execution(executionArn=execution["executionArn"])
@@ -146,10 +148,16 @@ class Pipeline:
             time.sleep(0.05)
 
     def calls(self) -> list[tuple[str, dict]]:
-        """Every Lambda invocation, oldest first: (function, payload)."""
+        """Every Lambda invocation, oldest first: (function, payload). Each dbprocess call
+        must name one of this pipeline's runs (its execution ARN, which the state machine
+        passes on so a retry gets a lost reply again); the name is checked and left out."""
         log = moto_api(self.url, f"/moto-api/plugin/lambda-simple/invocations?region={REGION}")
         names = {arn: name for name, arn in self.arns.items()}
-        return [(names[c["function_name"]], json.loads(c["payload"])) for c in log["invocations"]]
+        calls = [(names[c["function_name"]], json.loads(c["payload"])) for c in log["invocations"]]
+        for name, payload in calls:
+            if name == "dbprocess":
+                assert payload.pop("run") in self.runs, payload
+        return calls
 
     def history(self, execution_arn: str) -> list[dict]:
         events, token = [], None
