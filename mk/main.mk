@@ -56,7 +56,7 @@ test: tools lambdas local-up ## run every test; installs and starts what they ne
 	@# The functions as the stand-in's Lambda runs them (cargo lambda watch, no dev-dependencies),
 	@# built before the tests so no test waits for their first compile.
 	cargo build --bins
-	cargo test --workspace --all-targets
+	$(STAND_IN_ADDRESSES) cargo test --workspace --all-targets
 	DEPLOY_BIN=$(DEPLOY) $(MAKE) --no-print-directory test-local-plugin
 
 .PHONY: lint

@@ -1,5 +1,6 @@
 //! Command-line arguments. Only the shape of the interface lives here; each command's
-//! work lives in `commands/<verb>.rs`.
+//! glue lives in `commands/<verb>.rs`, its work in the capability's module (`deployment`,
+//! `ingestion`, `teardown`, `writer`, `monitoring`).
 
 use std::path::PathBuf;
 

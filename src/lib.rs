@@ -25,6 +25,8 @@ pub mod progress;
 pub mod prompt;
 pub mod render;
 #[cfg(feature = "aws")]
+pub mod s3;
+#[cfg(feature = "aws")]
 pub mod schedules;
 #[cfg(feature = "aws")]
 pub mod teardown;

@@ -1,5 +1,6 @@
-//! One module per command. [`run`] is the only dispatch, and the only place that turns
-//! errors into exit codes.
+//! One module per command, each glue between the command line and a capability's module:
+//! `Context` builds what the command needs once, [`emit`] prints its report. [`run`] is
+//! the only dispatch, and the only place that turns errors into exit codes.
 
 #[cfg(feature = "aws")]
 mod context;

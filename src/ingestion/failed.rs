@@ -2,17 +2,15 @@
 //! reason from each one's report) and what `deploy data requeue` moves back to the pending
 //! prefix. Reports are named apart from review files (crate::ingestion::reports) and are never moved.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
-use anyhow::Context as _;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, MetadataDirective};
 use serde::Serialize;
 
 use crate::aws::{api_error, AwsContext};
 use crate::env::Environment;
-use crate::ingestion::reports;
 use crate::ingestion::reports::{CaughtError, StoredFailureReport};
-use crate::ingestion::workflow::get_json;
+use crate::ingestion::{data_bucket, reports};
+use crate::s3;
 
 /// One file in the failed prefix.
 #[derive(Debug, Clone, Serialize)]
@@ -65,37 +63,24 @@ pub async fn list(
 ) -> anyhow::Result<RegionFailures> {
     let pipeline = &environment.pipeline;
     let prefix = &pipeline.failed_prefix;
-    let s3 = aws.s3(region);
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .into_paginator()
-        .send();
     let mut objects = Vec::new();
     let mut report_named = BTreeSet::new();
-    while let Some(page) = pages.next().await {
-        let page = page
-            .map_err(api_error)
-            .with_context(|| format!("listing s3://{bucket}/{prefix}"))?;
-        for object in page.contents() {
-            let key = object.key().unwrap_or_default().to_string();
-            if key.ends_with('/') {
-                continue;
-            }
-            if reports::is_report_key(&key) {
-                report_named.insert(key);
-            } else {
-                let modified = object.last_modified().map(|t| t.secs());
-                objects.push((key, object.size().unwrap_or_default(), modified));
-            }
+    for object in s3::list(aws, region, bucket, prefix).await? {
+        if object.key.ends_with('/') {
+            continue;
+        }
+        if reports::is_report_key(&object.key) {
+            report_named.insert(object.key);
+        } else {
+            objects.push((object.key, object.size, object.last_modified));
         }
     }
     objects.sort();
+    let client = aws.s3(region);
     let mut files = Vec::new();
     for chunk in objects.chunks(32) {
         let reads = chunk.iter().map(|(key, size, modified)| {
-            let s3 = s3.clone();
+            let client = client.clone();
             let report_named = &report_named;
             async move {
                 let rel = reports::below(key, prefix);
@@ -103,13 +88,13 @@ pub async fn list(
                 // Migration: earlier versions wrote the report beside the file.
                 let old = reports::old_failure_report_key(pipeline, rel);
                 let mut found = Vec::new();
-                let mut report = get_json(&s3, bucket, &new).await?;
+                let mut report = s3::get_json(&client, bucket, &new).await?;
                 if report.is_some() {
                     found.push(new);
                 }
                 if report_named.contains(&old) {
                     if report.is_none() {
-                        report = get_json(&s3, bucket, &old).await?;
+                        report = s3::get_json(&client, bucket, &old).await?;
                     }
                     found.push(old);
                 }
@@ -223,11 +208,6 @@ pub struct Requeued {
     pub why: Option<String>,
 }
 
-/// One CopyObject copies at most 5 GB (S3 API reference, CopyObject); larger files are
-/// copied in parts, as postprocess does.
-const COPY_OBJECT_LIMIT: i64 = 5 * 1024 * 1024 * 1024;
-const COPY_PART_BYTES: i64 = 512 * 1024 * 1024;
-
 /// Moves one failed file back to the pending prefix, or says why not; never a report.
 pub async fn requeue(
     aws: &AwsContext,
@@ -249,8 +229,8 @@ pub async fn requeue(
             Some("it is a report the pipeline wrote, not review data: delete it".into()),
         );
     }
-    let s3 = aws.s3(region);
-    match head(&s3, bucket, &file.pending_key).await {
+    let client = aws.s3(region);
+    match s3::head(&client, bucket, &file.pending_key).await {
         Ok(None) => {}
         Ok(Some(_)) => {
             return done(
@@ -266,9 +246,14 @@ pub async fn requeue(
     if dry_run {
         return done(Outcome::WouldRequeue, None);
     }
-    match move_back(&s3, bucket, file).await {
-        Ok(MoveBack::Moved) => {}
-        Ok(MoveBack::PendingTaken) => {
+    // The next failure's report counts on from the attempts so far.
+    let attempts = [(
+        reports::ATTEMPTS_METADATA,
+        file.attempts.unwrap_or(1).to_string(),
+    )];
+    match s3::move_object(&client, bucket, &file.key, &file.pending_key, &attempts).await {
+        Ok(s3::Moved::Moved) => {}
+        Ok(s3::Moved::DestinationTaken) => {
             return done(
                 Outcome::Refused,
                 Some(format!(
@@ -284,7 +269,13 @@ pub async fn requeue(
     // until the lifecycle rule expires it (30 days).
     let mut left = Vec::new();
     for report in &file.reports {
-        if let Err(error) = s3.delete_object().bucket(bucket).key(report).send().await {
+        if let Err(error) = client
+            .delete_object()
+            .bucket(bucket)
+            .key(report)
+            .send()
+            .await
+        {
             left.push(format!("{report} ({:#})", api_error(error)));
         }
     }
@@ -293,199 +284,170 @@ pub async fn requeue(
     done(Outcome::Requeued, why)
 }
 
-/// HeadObject: `None` for a missing key (the caller may s3:ListBucket, so S3 answers 404).
-async fn head(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-) -> anyhow::Result<Option<aws_sdk_s3::operation::head_object::HeadObjectOutput>> {
-    match s3.head_object().bucket(bucket).key(key).send().await {
-        Ok(out) => Ok(Some(out)),
-        Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
-        Err(error) => Err(api_error(error)).with_context(|| format!("s3://{bucket}/{key}")),
-    }
+/// `deploy data failed`'s report: every Region's failed files.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedReport {
+    pub environment: String,
+    pub regions: Vec<RegionFailures>,
 }
 
-enum MoveBack {
-    Moved,
-    /// The pending key was written between the check and the copy.
-    PendingTaken,
+/// The failed files of each of `regions`, one Region after the other.
+pub async fn report(
+    aws: &AwsContext,
+    environment: &Environment,
+    regions: &[String],
+) -> anyhow::Result<FailedReport> {
+    let mut listed = Vec::new();
+    for region in regions {
+        let bucket = data_bucket(environment, aws, region).await?;
+        listed.push(list(aws, environment, region, &bucket).await?);
+    }
+    Ok(FailedReport {
+        environment: environment.name_prefix(),
+        regions: listed,
+    })
 }
 
-/// The version-exact move postprocess makes (lambdas/reviews/src/s3.rs, `move_object`),
-/// the other way: the failed file's current version, by its version id and ETag, copied to
-/// the pending key only if that key is still free (`If-None-Match: *`: S3 user guide, "How
-/// to prevent object overwrites with conditional writes"), the copy's size checked, then
-/// exactly that version deleted. Its metadata is kept and `failed-attempts` added
-/// (`x-amz-metadata-directive: REPLACE`, S3 API reference, CopyObject), so the next
-/// failure's report counts on.
-async fn move_back(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    file: &FailedFile,
-) -> anyhow::Result<MoveBack> {
-    let (from, to) = (&file.key, &file.pending_key);
-    let source = head(s3, bucket, from)
-        .await?
-        .with_context(|| format!("s3://{bucket}/{from} is gone"))?;
-    let etag = source.e_tag().unwrap_or_default().to_string();
-    let size = source.content_length().unwrap_or_default();
-    let mut metadata: HashMap<String, String> = source.metadata().cloned().unwrap_or_default();
-    metadata.insert(
-        reports::ATTEMPTS_METADATA.to_string(),
-        file.attempts.unwrap_or(1).to_string(),
-    );
-    let mut copy_source = format!("{bucket}/{}", percent_encode_key(from));
-    if let Some(version) = source.version_id() {
-        // That version, even if the key is written again meanwhile (S3 API reference,
-        // CopyObject: `x-amz-copy-source` with `?versionId=`).
-        copy_source.push_str(&format!("?versionId={}", percent_encode_key(version)));
-    }
-    let copied = if size > COPY_OBJECT_LIMIT {
-        copy_in_parts(s3, bucket, &copy_source, &source, metadata, to).await
-    } else {
-        s3.copy_object()
-            .bucket(bucket)
-            .key(to)
-            .copy_source(&copy_source)
-            .copy_source_if_match(&etag)
-            .if_none_match("*")
-            .metadata_directive(MetadataDirective::Replace)
-            .set_metadata(Some(metadata))
-            .set_content_type(source.content_type().map(str::to_string))
-            .set_content_encoding(source.content_encoding().map(str::to_string))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                let status = e.raw_response().map(|r| r.status().as_u16());
-                (status, api_error(e))
-            })
-    };
-    match copied {
-        Ok(()) => {}
-        // 412 for If-None-Match on a taken key (409 when a concurrent write races it).
-        Err((Some(412 | 409), _)) => return Ok(MoveBack::PendingTaken),
-        Err((_, error)) => {
-            return Err(error).with_context(|| format!("copying s3://{bucket}/{from} to {to}"))
+/// What `deploy data requeue` would move: the failed files old enough, each with its Region
+/// and bucket, and how many are left because they failed more recently.
+#[derive(Debug, Default)]
+pub struct Selection {
+    pub chosen: Vec<(String, String, FailedFile)>,
+    pub newer: usize,
+}
+
+/// The failed files of `regions` that failed at least `older_than` ago (all of them
+/// without it; a file whose time is unknown counts as old enough).
+pub async fn select(
+    aws: &AwsContext,
+    environment: &Environment,
+    regions: &[String],
+    older_than: Option<std::time::Duration>,
+) -> anyhow::Result<Selection> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let mut selection = Selection::default();
+    for region in regions {
+        let bucket = data_bucket(environment, aws, region).await?;
+        let listed = list(aws, environment, region, &bucket).await?;
+        for file in listed.files {
+            let old_enough = match (older_than, file.failed_at_unix) {
+                (Some(age), Some(at)) => at <= now - age.as_secs() as i64,
+                _ => true,
+            };
+            if old_enough {
+                selection
+                    .chosen
+                    .push((region.clone(), bucket.clone(), file));
+            } else {
+                selection.newer += 1;
+            }
         }
     }
-    match head(s3, bucket, to).await? {
-        Some(copy) if copy.content_length() == Some(size) => {}
-        Some(copy) => anyhow::bail!(
-            "the copy at s3://{bucket}/{to} has {} bytes, the source {size}; s3://{bucket}/{from} is kept",
-            copy.content_length().unwrap_or_default()
+    Ok(selection)
+}
+
+/// The reasons in the table are cut to this many characters (`--output json` has them whole).
+const SHOWN_REASON: usize = 160;
+
+pub fn render_text(report: &FailedReport) -> String {
+    let mut out = String::new();
+    for region in &report.regions {
+        let place = format!("s3://{}/{}", region.bucket, region.prefix);
+        match region.files.len() {
+            0 => out.push_str(&format!("{}: no failed files in {place}\n", region.region)),
+            n => out.push_str(&format!(
+                "{}: {} failed in {place}\n",
+                region.region,
+                files(n)
+            )),
+        }
+        if !region.files.is_empty() {
+            let width = region
+                .files
+                .iter()
+                .map(|f| f.key.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(3);
+            out.push_str(&format!(
+                "  {:<width$}  {:>10}  {:<20}  {:>8}  reason\n",
+                "key", "bytes", "failed at", "attempts"
+            ));
+            for file in &region.files {
+                let reason = if file.reason.chars().count() > SHOWN_REASON {
+                    let cut: String = file.reason.chars().take(SHOWN_REASON - 1).collect();
+                    format!("{cut}…")
+                } else {
+                    file.reason.clone()
+                };
+                out.push_str(&format!(
+                    "  {:<width$}  {:>10}  {:<20}  {:>8}  {reason}\n",
+                    file.key,
+                    file.size,
+                    file.failed_at.as_deref().unwrap_or("-"),
+                    file.attempts.map_or("-".to_string(), |a| a.to_string()),
+                ));
+            }
+        }
+        if !region.stray_reports.is_empty() {
+            out.push_str(&format!(
+                "  reports in the failed prefix that belong to no failed file (not review files, never requeued; delete them once read): {}\n",
+                region.stray_reports.join(", ")
+            ));
+        }
+    }
+    out.lines()
+        .map(|line| format!("{}\n", line.trim_end()))
+        .collect()
+}
+
+/// Some files could not be requeued (each is listed with why).
+#[derive(Debug, thiserror::Error)]
+#[error("{not_moved} of {files} failed files were not requeued (each is listed above with why)")]
+pub struct NotRequeued {
+    pub not_moved: usize,
+    pub files: usize,
+}
+
+pub fn requeue_line(result: &Requeued) -> String {
+    let why = result.why.as_deref().unwrap_or_default();
+    match result.outcome {
+        Outcome::Requeued if why.is_empty() => format!(
+            "{}: requeued {} -> {}",
+            result.region, result.key, result.pending_key
         ),
-        None => anyhow::bail!("the copy at s3://{bucket}/{to} is not there"),
+        Outcome::Requeued => format!(
+            "{}: requeued {} -> {} (warning: {why})",
+            result.region, result.key, result.pending_key
+        ),
+        Outcome::WouldRequeue => format!(
+            "{}: would requeue {} -> {}",
+            result.region, result.key, result.pending_key
+        ),
+        Outcome::Refused => format!("{}: not requeued {}: {why}", result.region, result.key),
+        Outcome::Failed => format!("{}: could not requeue {}: {why}", result.region, result.key),
     }
-    let mut delete = s3.delete_object().bucket(bucket).key(from);
-    if let Some(version) = source.version_id() {
-        delete = delete.version_id(version);
-    }
-    delete
-        .send()
-        .await
-        .map_err(api_error)
-        .with_context(|| format!("deleting s3://{bucket}/{from} after copying it to {to}"))?;
-    Ok(MoveBack::Moved)
 }
 
-/// A copy larger than one CopyObject: UploadPartCopy, part by part, completed only if the
-/// pending key is still free; an unfinished upload is aborted.
-async fn copy_in_parts(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    copy_source: &str,
-    source: &aws_sdk_s3::operation::head_object::HeadObjectOutput,
-    metadata: HashMap<String, String>,
-    to: &str,
-) -> Result<(), (Option<u16>, anyhow::Error)> {
-    let size = source.content_length().unwrap_or_default();
-    let etag = source.e_tag().unwrap_or_default();
-    let plain = |e: anyhow::Error| (None, e);
-    let upload = s3
-        .create_multipart_upload()
-        .bucket(bucket)
-        .key(to)
-        .set_metadata(Some(metadata))
-        .set_content_type(source.content_type().map(str::to_string))
-        .set_content_encoding(source.content_encoding().map(str::to_string))
-        .send()
-        .await
-        .map_err(|e| plain(api_error(e)))?;
-    let upload_id = upload
-        .upload_id()
-        .ok_or_else(|| plain(anyhow::anyhow!("S3 gave no upload id")))?
-        .to_string();
-    let copied = async {
-        let mut parts = Vec::new();
-        let (mut start, mut number) = (0, 1);
-        while start < size {
-            let end = (start + COPY_PART_BYTES).min(size) - 1;
-            let part = s3
-                .upload_part_copy()
-                .bucket(bucket)
-                .key(to)
-                .upload_id(&upload_id)
-                .part_number(number)
-                .copy_source(copy_source)
-                .copy_source_range(format!("bytes={start}-{end}"))
-                .copy_source_if_match(etag)
-                .send()
-                .await
-                .map_err(|e| plain(api_error(e)))?;
-            parts.push(
-                CompletedPart::builder()
-                    .part_number(number)
-                    .set_e_tag(
-                        part.copy_part_result()
-                            .and_then(|r| r.e_tag())
-                            .map(str::to_string),
-                    )
-                    .build(),
-            );
-            start = end + 1;
-            number += 1;
-        }
-        s3.complete_multipart_upload()
-            .bucket(bucket)
-            .key(to)
-            .upload_id(&upload_id)
-            .if_none_match("*")
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| (e.raw_response().map(|r| r.status().as_u16()), api_error(e)))?;
-        Ok(())
+/// `1 file`, `2 files`.
+pub fn files(n: usize) -> String {
+    match n {
+        1 => "1 file".into(),
+        n => format!("{n} files"),
     }
-    .await;
-    if copied.is_err() {
-        let _ = s3
-            .abort_multipart_upload()
-            .bucket(bucket)
-            .key(to)
-            .upload_id(&upload_id)
-            .send()
-            .await;
-    }
-    copied
 }
 
-/// CopySource is `bucket/key` URL-encoded; `/` stays as it is.
-fn percent_encode_key(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for b in key.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
+/// A duration as it would be typed: `2h`, `90m`, `45s`, `7d`.
+pub fn humanize(duration: std::time::Duration) -> String {
+    let secs = duration.as_secs();
+    match secs {
+        s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
     }
-    out
 }
 
 #[cfg(test)]
@@ -531,10 +493,5 @@ mod tests {
         );
         assert_eq!(unread.failed_at_unix, Some(7));
         assert_eq!(unread.reason, "failed (its report names no error)");
-    }
-
-    #[test]
-    fn copy_source_is_encoded() {
-        assert_eq!(percent_encode_key("a b/ü+c.json"), "a%20b/%C3%BC%2Bc.json");
     }
 }

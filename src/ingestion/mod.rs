@@ -6,10 +6,12 @@
 //!
 //! - [`workflow`]: one Region's execution, started and followed;
 //! - [`failed`]: the files in the failed prefix, listed with why, and moved back;
-//! - [`reports`]: where the pipeline writes what it has to say about a file.
+//! - [`reports`]: where the pipeline writes what it has to say about a file;
+//! - [`upload`]: review files into the pending prefix.
 
 pub mod failed;
 pub mod reports;
+pub mod upload;
 pub mod workflow;
 
 use std::collections::BTreeMap;

@@ -14,6 +14,7 @@ use crate::aws::{api_error, AwsContext};
 use crate::env::Environment;
 use crate::ingestion::reports;
 use crate::progress::Progress;
+use crate::s3;
 
 // What the state machine and the functions hand back: the contract's types.
 pub use contract::reports::RejectsDocument;
@@ -108,15 +109,15 @@ async fn read_beside<T, R>(
 where
     R: FnOnce(&PendingFile, serde_json::Value) -> T,
 {
-    let s3 = aws.s3(region);
+    let client = aws.s3(region);
     let mut found = Vec::new();
     for chunk in files.chunks(32) {
         let reads = chunk.iter().map(|file| {
             let (keys, read) = object_of(file);
-            let s3 = s3.clone();
+            let client = client.clone();
             async move {
                 for key in keys {
-                    if let Some(value) = get_json(&s3, bucket, &key).await? {
+                    if let Some(value) = s3::get_json(&client, bucket, &key).await? {
                         return anyhow::Ok(Some(read(file, value)));
                     }
                 }
@@ -128,24 +129,6 @@ where
         }
     }
     Ok(found)
-}
-
-/// A JSON object of the bucket, `None` when there is no such key.
-pub async fn get_json(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-) -> anyhow::Result<Option<serde_json::Value>> {
-    match s3.get_object().bucket(bucket).key(key).send().await {
-        Ok(object) => {
-            let body = object.body.collect().await?.into_bytes();
-            let value = serde_json::from_slice(&body)
-                .with_context(|| format!("reading s3://{bucket}/{key}"))?;
-            Ok(Some(value))
-        }
-        Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
-        Err(error) => Err(api_error(error)).with_context(|| format!("reading s3://{bucket}/{key}")),
-    }
 }
 
 /// The rejects objects of `files` once they are completed, in the files' order.
@@ -196,24 +179,15 @@ pub async fn pending_files(
     bucket: &str,
     prefix: &str,
 ) -> anyhow::Result<Vec<PendingFile>> {
-    let mut pages = aws
-        .s3(region)
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .into_paginator()
-        .send();
-    let mut files = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page
-            .map_err(api_error)
-            .with_context(|| format!("listing s3://{bucket}/{prefix}"))?;
-        files.extend(page.contents().iter().map(|o| PendingFile {
-            key: o.key().unwrap_or_default().to_string(),
-            etag: o.e_tag().unwrap_or_default().trim_matches('"').to_string(),
-            size: o.size().unwrap_or_default(),
-        }));
-    }
+    let mut files: Vec<PendingFile> = s3::list(aws, region, bucket, prefix)
+        .await?
+        .into_iter()
+        .map(|o| PendingFile {
+            key: o.key,
+            etag: o.etag,
+            size: o.size,
+        })
+        .collect();
     files.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(files)
 }

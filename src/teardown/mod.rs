@@ -11,13 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 
 use crate::aws::AwsContext;
 use crate::cloudformation::{StackClient, StackError};
 use crate::env::{DataOnDelete, Environment};
 use crate::plan::{Part, StackPlan};
 use crate::progress::Progress;
+use crate::s3::empty_bucket;
 use crate::topology;
 
 /// Deletes every stack of the environment, wave by wave in reverse, after emptying the
@@ -266,69 +266,5 @@ async fn stop_access_logging(aws: &AwsContext, region: &str, bucket: &str) -> an
         }
         Err(error) => Err(crate::aws::api_error(error))
             .with_context(|| format!("turning off the access logs of s3://{bucket}")),
-    }
-}
-
-/// Deletes every object version and delete marker, a page at a time.
-async fn empty_bucket(aws: &AwsContext, region: &str, bucket: &str) -> anyhow::Result<usize> {
-    let s3 = aws.s3(region);
-    let mut removed = 0;
-    loop {
-        let page = match s3
-            .list_object_versions()
-            .bucket(bucket)
-            .max_keys(1000)
-            .send()
-            .await
-        {
-            Ok(page) => page,
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.to_string().contains("NoSuchBucket")) =>
-            {
-                return Ok(removed)
-            }
-            Err(error) => {
-                let text = aws_sdk_s3::error::DisplayErrorContext(&error).to_string();
-                if text.contains("NoSuchBucket") {
-                    return Ok(removed);
-                }
-                bail!("listing s3://{bucket}: {text}");
-            }
-        };
-        let mut objects = Vec::new();
-        for version in page.versions() {
-            objects.push((version.key().unwrap_or_default(), version.version_id()));
-        }
-        for marker in page.delete_markers() {
-            objects.push((marker.key().unwrap_or_default(), marker.version_id()));
-        }
-        if objects.is_empty() {
-            return Ok(removed);
-        }
-        let identifiers = objects
-            .iter()
-            .map(|(key, version)| {
-                ObjectIdentifier::builder()
-                    .key(*key)
-                    .set_version_id(version.map(str::to_string))
-                    .build()
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let count = identifiers.len();
-        s3.delete_objects()
-            .bucket(bucket)
-            .delete(
-                Delete::builder()
-                    .set_objects(Some(identifiers))
-                    .quiet(true)
-                    .build()?,
-            )
-            .send()
-            .await
-            .map_err(crate::aws::api_error)
-            .with_context(|| format!("emptying s3://{bucket}"))?;
-        removed += count;
     }
 }
