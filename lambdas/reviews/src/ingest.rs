@@ -227,27 +227,26 @@ async fn already_ingested(
     started: Instant,
 ) -> Result<IngestReport> {
     let rejected_lines = rejected_lines(session, hash, done.rejected).await?;
-    if same_run {
+    let (outcome, inserted, already_present) = if same_run {
         tracing::info!(key = %object.key, etag = %object.etag, inserted = done.inserted,
             already_present = done.already_present, rejected = done.rejected,
             "object finished by an earlier attempt of this run; answering with its counts");
-        return Ok(IngestReport {
-            key: object.key.clone(),
-            etag: object.etag.clone(),
-            outcome: Outcome::Ingested,
-            elapsed_ms: started.elapsed().as_millis() as u64,
-            rejected_lines,
-            ..done
-        });
-    }
-    tracing::info!(key = %object.key, etag = %object.etag, rows = done.inserted + done.already_present,
-        rejected = done.rejected, "object already ingested; nothing to do");
+        (Outcome::Ingested, done.inserted, done.already_present)
+    } else {
+        tracing::info!(key = %object.key, etag = %object.etag, rows = done.inserted + done.already_present,
+            rejected = done.rejected, "object already ingested; nothing to do");
+        (
+            Outcome::AlreadyIngested,
+            0,
+            done.inserted + done.already_present,
+        )
+    };
     Ok(IngestReport {
         key: object.key.clone(),
         etag: object.etag.clone(),
-        outcome: Outcome::AlreadyIngested,
-        inserted: 0,
-        already_present: done.inserted + done.already_present,
+        outcome,
+        inserted,
+        already_present,
         elapsed_ms: started.elapsed().as_millis() as u64,
         rejected_lines,
         ..done
@@ -501,10 +500,7 @@ where
     // Rows the server refused are rejects too (their reason is the server's).
     let rejected = totals.rejected + counts.refused;
     let mut run = String::new();
-    match &attempt.run {
-        Some(name) => push_str_literal(&mut run, name),
-        None => run.push_str("NULL"),
-    }
+    sql::push_opt_str(&mut run, attempt.run.as_deref());
     let mut session = db.connect(Purpose::Write).await?;
     let report = IngestReport {
         rejected_lines: rejected_lines(&mut session, &hash, rejected).await?,
