@@ -119,7 +119,7 @@ pub async fn assert_nothing_left(aws: &AwsContext, env: &Environment) {
             .filter(|id| id.starts_with(&prefix))
             .collect();
         assert!(ours.is_empty(), "clusters left in {region}: {ours:?}");
-        let secret = format!("{}/{}/aurora-master", env.application, env.environment);
+        let secret = env.master_secret_name();
         assert!(
             aws.secrets_manager(region)
                 .describe_secret()
@@ -334,4 +334,26 @@ pub fn stand_in_alone() -> std::sync::RwLockWriteGuard<'static, ()> {
     STAND_IN
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A new AWSCURRENT version of the application secret in us-east-1 (the primary, where the
+/// secret is written and replicated from), as a rotation makes.
+pub fn rotate_app_secret(environment: &Environment, username: &str, password: &str) {
+    let environment = environment.clone();
+    let value = serde_json::json!({"username": username, "password": password}).to_string();
+    std::thread::spawn(move || {
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            AwsContext::load(&environment, None)
+                .await
+                .secrets_manager("us-east-1")
+                .put_secret_value()
+                .secret_id(environment.app_secret_name())
+                .secret_string(value)
+                .send()
+                .await
+                .unwrap();
+        })
+    })
+    .join()
+    .unwrap()
 }

@@ -83,14 +83,10 @@ fn app_password(environment: &deploy::env::Environment) -> String {
     std::thread::spawn(move || {
         tokio::runtime::Runtime::new().unwrap().block_on(async {
             let aws = deploy::aws::AwsContext::load(&environment, None).await;
-            let id = format!(
-                "{}/{}/aurora-app",
-                environment.application, environment.environment
-            );
             let value = aws
                 .secrets_manager("us-east-1")
                 .get_secret_value()
-                .secret_id(&id)
+                .secret_id(environment.app_secret_name())
                 .send()
                 .await
                 .unwrap();
@@ -98,31 +94,6 @@ fn app_password(environment: &deploy::env::Environment) -> String {
                 serde_json::from_str(value.secret_string().unwrap()).unwrap();
             assert_eq!(secret["username"], APP_USER);
             secret["password"].as_str().unwrap().to_string()
-        })
-    })
-    .join()
-    .unwrap()
-}
-
-/// Rotates the application secret to a new password, as a rotation would.
-fn rotate_app_secret(environment: &deploy::env::Environment, password: &str) {
-    let environment = environment.clone();
-    let password = password.to_string();
-    std::thread::spawn(move || {
-        tokio::runtime::Runtime::new().unwrap().block_on(async {
-            let aws = deploy::aws::AwsContext::load(&environment, None).await;
-            let id = format!(
-                "{}/{}/aurora-app",
-                environment.application, environment.environment
-            );
-            let value = serde_json::json!({"username": APP_USER, "password": password});
-            aws.secrets_manager("us-east-1")
-                .put_secret_value()
-                .secret_id(&id)
-                .secret_string(value.to_string())
-                .send()
-                .await
-                .unwrap();
         })
     })
     .join()
@@ -294,7 +265,7 @@ fn the_application_user_has_only_its_grants_needs_tls_and_ingests() {
 
     // A rotated secret: the next migrate (deploy up runs it) sets the new password.
     let rotated = format!("R0tated{}", &password[..16]);
-    rotate_app_secret(&environment, &rotated);
+    common::rotate_app_secret(&environment, APP_USER, &rotated);
     let report = json(&up(path));
     assert_eq!(report["succeeded"], true, "{report:#}");
     refused(

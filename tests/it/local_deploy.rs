@@ -111,7 +111,7 @@ async fn up_twice_change_one_setting_destroy_fail_loudly_recover_destroy_twice()
 
     // The secret exists in both Regions; the functions, the state machine and the zips
     // in each.
-    let secret = format!("{}/{}/aurora-master", env.application, env.environment);
+    let secret = env.master_secret_name();
     for region in ["us-east-1", "us-east-2"] {
         aws.secrets_manager(region)
             .describe_secret()

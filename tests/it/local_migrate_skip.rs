@@ -66,31 +66,6 @@ fn invocations(environment: &deploy::env::Environment, function: &str) -> usize 
         .count()
 }
 
-/// A new AWSCURRENT version of the application secret, as a rotation makes.
-fn rotate_app_secret(environment: &deploy::env::Environment) {
-    let environment = environment.clone();
-    std::thread::spawn(move || {
-        tokio::runtime::Runtime::new().unwrap().block_on(async {
-            let aws = deploy::aws::AwsContext::load(&environment, None).await;
-            let id = format!(
-                "{}/{}/aurora-app",
-                environment.application, environment.environment
-            );
-            let value =
-                serde_json::json!({"username": "migskip_app", "password": "R0tatedPassw0rd2"});
-            aws.secrets_manager("us-east-1")
-                .put_secret_value()
-                .secret_id(&id)
-                .secret_string(value.to_string())
-                .send()
-                .await
-                .unwrap();
-        })
-    })
-    .join()
-    .unwrap()
-}
-
 /// A zip with other bytes and the same bootstrap: an entry appended.
 fn change(zip: &Path, note: &str) {
     let status = std::process::Command::new("python3")
@@ -151,7 +126,7 @@ fn migrate_runs_when_anything_changed_and_is_skipped_when_nothing_did() {
     assert_eq!(invocations(&environment, &function), before + 1);
 
     // 3. A rotated application secret: migrate gives the user the new password.
-    rotate_app_secret(&environment);
+    common::rotate_app_secret(&environment, "migskip_app", "R0tatedPassw0rd2");
     let report = up(path, &zips, &[]);
     assert_eq!(migrate(&report), "ran", "{report:#}");
     assert_eq!(invocations(&environment, &function), before + 2);
