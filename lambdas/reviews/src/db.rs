@@ -337,7 +337,9 @@ impl Database {
             .pass(Some(creds.password.clone()))
             .prefer_socket(false)
             .client_found_rows(false)
-            .stmt_cache_size(0);
+            // The writer's prepared INSERTs: a few shapes per object (see `ingest::Statements`);
+            // a statement pushed out of the cache is closed on the server.
+            .stmt_cache_size(16);
         if purpose == Purpose::Write {
             opts = opts.db_name(Some(cfg.database.clone()));
         }
@@ -415,7 +417,8 @@ impl Database {
     }
 }
 
-/// One open connection. All SQL goes through [`Session::exec`] and [`Session::query`].
+/// One open connection. All SQL goes through [`Session::exec`], [`Session::exec_prepared`] and
+/// [`Session::query`].
 pub struct Session {
     conn: Conn,
     log: Option<StatementLog>,
@@ -428,6 +431,24 @@ impl Session {
             log.record(sql);
         }
         self.conn.query_drop(sql).await.map_err(db(doing))?;
+        Ok(self.conn.affected_rows())
+    }
+
+    /// Runs a prepared statement (the binary protocol; prepared on this connection the first
+    /// time, then taken from the connection's statement cache) and returns the affected rows.
+    pub async fn exec_prepared(
+        &mut self,
+        sql: &str,
+        params: Vec<mysql_async::Value>,
+        doing: &str,
+    ) -> Result<u64> {
+        if let Some(log) = &self.log {
+            log.record(sql);
+        }
+        self.conn
+            .exec_drop(sql, mysql_async::Params::Positional(params))
+            .await
+            .map_err(db(doing))?;
         Ok(self.conn.affected_rows())
     }
 

@@ -390,6 +390,7 @@ where
     let region_and_key = sql::region_and_key_literal(&settings.region_indicator, &object.key);
     let done_lines: HashSet<u64> = done.keys().copied().collect();
     let key_for_parser = object.key.clone();
+    let region_and_key_for_parser = region_and_key.clone();
     let parser = tokio::task::spawn_blocking(move || -> Result<ParseTotals> {
         let reader = crate::format::open(reader).map_err(|e| match e {
             OpenError::Io(source) => Error::Read {
@@ -403,16 +404,18 @@ where
         })?;
         let opts = BatchOptions {
             batch_size,
-            region_and_key,
+            region_and_key: region_and_key_for_parser,
             done: &done_lines,
         };
-        parse_batches(reader, &opts, |batch| tx.blocking_send(batch)).map_err(|e| match e {
-            ParseError::Io(source) => Error::Read {
-                key: key_for_parser.clone(),
-                source,
-            },
-            // The writers stopped: their error is the one to report.
-            ParseError::Sink(_) => Error::Other("writers stopped".into()),
+        parse_batches(reader, &opts, |batch| tx.blocking_send(batch).map_err(drop)).map_err(|e| {
+            match e {
+                ParseError::Io(source) => Error::Read {
+                    key: key_for_parser.clone(),
+                    source,
+                },
+                // The writers stopped: their error is the one to report.
+                ParseError::Sink(_) => Error::Other("writers stopped".into()),
+            }
         })
     });
 
@@ -429,6 +432,7 @@ where
             hash: hash.clone(),
             key: object.key.clone(),
             region: settings.region_indicator.clone(),
+            region_and_key: region_and_key.clone(),
             stop_at: attempt.stop_at,
             lease: lease.clone(),
         };
@@ -677,6 +681,8 @@ struct WriteContext {
     hash: String,
     key: String,
     region: String,
+    /// `'region','key'`, the literals every row of the object shares.
+    region_and_key: String,
     /// No batch is started after this.
     stop_at: Option<Instant>,
     lease: Arc<Lease>,
@@ -688,7 +694,7 @@ async fn write_batches(
     done: Arc<HashMap<u64, BatchCounts>>,
     ctx: WriteContext,
 ) -> Result<Counts> {
-    let prefix = sql::insert_reviews_prefix();
+    let mut statements = Statements::default();
     let mut counts = Counts::default();
     loop {
         let batch = { rx.lock().await.recv().await };
@@ -707,7 +713,7 @@ async fn write_batches(
             counts.resumed += 1;
             continue;
         }
-        let c = write_batch(&mut session, &batch, &prefix, &ctx).await?;
+        let c = write_batch(&mut session, &batch, &mut statements, &ctx).await?;
         counts.inserted += c.inserted;
         counts.already_present += c.already_present;
         counts.refused += c.refused;
@@ -717,6 +723,19 @@ async fn write_batches(
     Ok(counts)
 }
 
+/// The text of the prepared `INSERT` for each number of rows a writer has sent (a handful:
+/// [`crate::parser::STATEMENT_ROWS`], one row, and the last statements of batches).
+#[derive(Default)]
+struct Statements(HashMap<usize, String>);
+
+impl Statements {
+    fn get(&mut self, rows: usize, region_and_key: &str) -> &str {
+        self.0
+            .entry(rows)
+            .or_insert_with(|| sql::insert_reviews_statement(rows, region_and_key))
+    }
+}
+
 /// MySQL's deadlock and lock-wait-timeout errors roll the transaction back; retrying it whole
 /// is safe. Anything else (a killed connection included) fails the object.
 const RETRYABLE: [u16; 2] = [1213, 1205];
@@ -724,12 +743,12 @@ const RETRYABLE: [u16; 2] = [1213, 1205];
 async fn write_batch(
     session: &mut Session,
     batch: &Batch,
-    prefix: &str,
+    statements: &mut Statements,
     ctx: &WriteContext,
 ) -> Result<BatchCounts> {
     let mut attempt = 0;
     loop {
-        match try_write_batch(session, batch, prefix, ctx).await {
+        match try_write_batch(session, batch, statements, ctx).await {
             Ok(n) => return Ok(n),
             Err(e) => {
                 let _ = session.exec("ROLLBACK", "rolling back").await;
@@ -759,7 +778,7 @@ async fn write_batch(
 async fn try_write_batch(
     session: &mut Session,
     batch: &Batch,
-    prefix: &str,
+    statements: &mut Statements,
     ctx: &WriteContext,
 ) -> Result<BatchCounts> {
     session
@@ -767,38 +786,46 @@ async fn try_write_batch(
         .await?;
     let mut inserted = 0;
     let mut refused: Vec<Reject> = Vec::new();
-    for (index, values) in batch.values.iter().enumerate() {
-        let mut stmt = String::with_capacity(prefix.len() + values.len() + sql::KEEP_FIRST.len());
-        stmt.push_str(prefix);
-        stmt.push_str(values);
-        stmt.push_str(sql::KEEP_FIRST);
-        match session.exec(&stmt, "inserting reviews").await {
+    let mut first_row = 0;
+    for &rows in &batch.statements {
+        let params =
+            &batch.params[first_row * sql::ROW_PARAMS..(first_row + rows) * sql::ROW_PARAMS];
+        let statement = statements.get(rows, &ctx.region_and_key);
+        match session
+            .exec_prepared(statement, params.to_vec(), "inserting reviews")
+            .await
+        {
             Ok(n) => inserted += n,
             // The server refused a value of one of the rows (a statement's failure rolls
             // back that statement only, not the transaction): find which, row by row.
             Err(e) if is_refused_row(&e) => {
-                for row in batch.row_at.iter().filter(|r| r.statement == index) {
-                    let tuple = batch.tuple(row);
-                    let mut one = String::with_capacity(prefix.len() + tuple.len() + 64);
-                    one.push_str(prefix);
-                    one.push_str(tuple);
-                    one.push_str(sql::KEEP_FIRST);
-                    match session.exec(&one, "inserting a review").await {
+                for row in first_row..first_row + rows {
+                    let params = batch.row_params(row);
+                    let one = statements.get(1, &ctx.region_and_key);
+                    match session
+                        .exec_prepared(one, params.to_vec(), "inserting a review")
+                        .await
+                    {
                         Ok(n) => inserted += n,
-                        Err(e) if is_refused_row(&e) => refused.push(Reject {
-                            line_no: row.line_no,
-                            reason: bounded_reason(format!(
-                                "the database refused the row: {}",
-                                server_message(&e)
-                            )),
-                            excerpt: excerpt(tuple.as_bytes()),
-                        }),
+                        Err(e) if is_refused_row(&e) => {
+                            let mut tuple = String::new();
+                            sql::push_params_tuple(&mut tuple, params, &ctx.region_and_key);
+                            refused.push(Reject {
+                                line_no: batch.lines[row],
+                                reason: bounded_reason(format!(
+                                    "the database refused the row: {}",
+                                    server_message(&e)
+                                )),
+                                excerpt: excerpt(tuple.as_bytes()),
+                            })
+                        }
                         Err(e) => return Err(e),
                     }
                 }
             }
             Err(e) => return Err(e),
         }
+        first_row += rows;
     }
     let rejects: Vec<&Reject> = batch.rejects.iter().chain(&refused).collect();
     if !rejects.is_empty() {

@@ -11,18 +11,22 @@ use crate::sql;
 /// A line longer than this is rejected without being held in memory (MEDIUMTEXT holds 16 MiB;
 /// JSON escaping can double that).
 pub const MAX_LINE_BYTES: usize = 40 << 20;
-/// Multi-row INSERTs are cut at about this many bytes of SQL (far under the 16 MiB
-/// `max_allowed_packet` of MariaDB and the 64 MiB of Aurora MySQL). Measured with
-/// `make bench-lambdas`: statements of 4 MiB ran at 0.68x of LOAD DATA, of 256 KiB at 0.86x,
-/// of 64 KiB the same or better; the server handles many mid-sized statements faster than a
-/// few huge ones.
-pub const STATEMENT_BUDGET_BYTES: usize = 64 << 10;
+/// A statement of a batch takes this many reviews at most (a prepared statement of 3,000
+/// parameters, far under the 65,535 a statement may have). It divides the default batch of
+/// 1,000 lines, so most statements have one shape. Measured with `make bench-lambdas`
+/// prototypes: 64 and 128 rows ran about 15% slower than 250 to 1,000.
+pub const STATEMENT_ROWS: usize = 250;
+/// A statement is also cut at about this many bytes of values, far under the 16 MiB
+/// `max_allowed_packet` of MariaDB and the 64 MiB of Aurora MySQL (measured with the literal
+/// statements of earlier versions: the server handles many mid-sized statements faster than a
+/// few huge ones).
+pub const STATEMENT_BUDGET_BYTES: usize = 1 << 20;
 /// How much of a rejected line is kept for the person who reads the rejects.
 pub const REJECT_EXCERPT_BYTES: usize = 512;
 /// A batch is cut at this many bytes of SQL as well as at `batch_size` lines, so a batch of
 /// long texts stays a short transaction and a bounded amount of the function's memory.
 pub const BATCH_BYTES: usize = 8 << 20;
-/// One row's SQL must fit one statement under the server's `max_allowed_packet` (16 MiB on
+/// One row's values (measured as their SQL literals) must fit one statement under the server's `max_allowed_packet` (16 MiB on
 /// MariaDB, 64 MiB by default on Aurora MySQL 3), with room for the statement around it: a
 /// longer row is a reject, never a failed file.
 pub const MAX_ROW_BYTES: usize = 12 << 20;
@@ -135,9 +139,10 @@ pub struct Reject {
     pub excerpt: String,
 }
 
-/// Consecutive non-blank lines: `batch_size` of them, or fewer when their SQL reaches
-/// [`BATCH_BYTES`]. Boundaries depend only on the file and the batch size, so a retry cuts the
-/// file the same way and the batch ledger can say which are done.
+/// Consecutive non-blank lines: `batch_size` of them, or fewer when their values reach
+/// [`BATCH_BYTES`] (measured as SQL literals, [`sql::review_values_len`]). Boundaries depend
+/// only on the file and the batch size, so a retry cuts the file the same way and the batch
+/// ledger can say which are done.
 #[derive(Debug, Default)]
 pub struct Batch {
     pub first_line: u64,
@@ -145,29 +150,39 @@ pub struct Batch {
     /// Already recorded in the ledger by an earlier attempt: nothing to write.
     pub done: bool,
     pub rows: usize,
-    /// Comma-separated `(…)` tuples, each at most about [`STATEMENT_BUDGET_BYTES`].
-    pub values: Vec<String>,
-    /// Where each row's tuple is in `values`, so a row the server refuses can be told apart
-    /// from its batch.
-    pub row_at: Vec<RowAt>,
+    /// [`sql::ROW_PARAMS`] values for each row, in order.
+    pub params: Vec<mysql_async::Value>,
+    /// The line of each row, so a row the server refuses can be told apart from its batch.
+    pub lines: Vec<u64>,
+    /// Rows of each statement, in order: at most [`STATEMENT_ROWS`], and cut at about
+    /// [`STATEMENT_BUDGET_BYTES`].
+    pub statements: Vec<usize>,
     pub rejects: Vec<Reject>,
-    /// Bytes of SQL in `values`.
+    /// Bytes of the rows as SQL literals, with a separator each.
     pub bytes: usize,
-}
-
-/// One row's tuple: `values[statement][start..end]`, from line `line_no`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RowAt {
-    pub line_no: u64,
-    pub statement: usize,
-    pub start: usize,
-    pub end: usize,
+    /// Bytes of the current (last) statement.
+    statement_bytes: usize,
 }
 
 impl Batch {
-    /// The tuple of one row.
-    pub fn tuple(&self, row: &RowAt) -> &str {
-        &self.values[row.statement][row.start..row.end]
+    /// The parameters of row `row` of the batch.
+    pub fn row_params(&self, row: usize) -> &[mysql_async::Value] {
+        &self.params[row * sql::ROW_PARAMS..(row + 1) * sql::ROW_PARAMS]
+    }
+
+    fn push_row(&mut self, line_no: u64, review: &crate::model::ReviewRecord<'_>, len: usize) {
+        let full = self.statements.last().is_none_or(|&rows| {
+            rows >= STATEMENT_ROWS || self.statement_bytes >= STATEMENT_BUDGET_BYTES
+        });
+        if full {
+            self.statements.push(0);
+            self.statement_bytes = 0;
+        }
+        *self.statements.last_mut().expect("just pushed") += 1;
+        self.statement_bytes += len;
+        sql::push_review_params(&mut self.params, review);
+        self.lines.push(line_no);
+        self.rows += 1;
     }
 }
 
@@ -201,7 +216,6 @@ pub fn parse_batches<R: BufRead, E>(
     let mut totals = ParseTotals::default();
     let mut batch = Batch::default();
     let mut in_batch = 0usize;
-    let mut scratch = String::new();
     while let Some((line_no, line)) = lines.next_line().map_err(ParseError::Io)? {
         totals.lines = line_no;
         if let Line::Blank = line {
@@ -227,57 +241,25 @@ pub fn parse_batches<R: BufRead, E>(
                 limit: MAX_LINE_BYTES,
             }),
         };
-        // Rendered straight into its statement (or, in a batch already written, into a
-        // scratch buffer, only to count its bytes); a row too long for one statement is a
-        // reject.
-        let rendered = parsed.and_then(|review| {
-            let (out, start) = if batch.done {
-                scratch.clear();
-                (&mut scratch, 0)
-            } else {
-                if batch
-                    .values
-                    .last()
-                    .is_none_or(|v| v.len() >= STATEMENT_BUDGET_BYTES)
-                {
-                    batch.values.push(String::with_capacity(1 << 16));
-                }
-                let out = batch.values.last_mut().expect("just pushed");
-                if !out.is_empty() {
-                    out.push(',');
-                }
-                let start = out.len();
-                (out, start)
-            };
-            sql::push_review_values(out, &review, &opts.region_and_key);
-            let len = out.len() - start;
+        // Measured as the SQL literals it stands for (the measure batches are cut by); a row
+        // too long for one statement is a reject.
+        let measured = parsed.and_then(|review| {
+            let len = sql::review_values_len(&review, &opts.region_and_key);
             if len > MAX_ROW_BYTES {
-                // Take it back out, with its comma.
-                out.truncate(start.saturating_sub(1));
                 return Err(RejectReason::TooLong {
                     field: "row (as SQL, for the server's packet limit)",
                     limit: MAX_ROW_BYTES,
                 });
             }
-            Ok((start, start + len))
+            if !batch.done {
+                batch.push_row(line_no, &review, len);
+            }
+            Ok(len)
         });
-        if batch.values.last().is_some_and(String::is_empty) {
-            // The statement held only the row taken back out.
-            batch.values.pop();
-        }
-        match rendered {
-            Ok((start, end)) => {
+        match measured {
+            Ok(len) => {
                 totals.valid += 1;
-                if !batch.done {
-                    batch.row_at.push(RowAt {
-                        line_no,
-                        statement: batch.values.len() - 1,
-                        start,
-                        end,
-                    });
-                    batch.rows += 1;
-                }
-                batch.bytes += end - start + 1;
+                batch.bytes += len + 1;
             }
             Err(reason) => {
                 totals.rejected += 1;
@@ -412,24 +394,25 @@ mod tests {
         })
         .unwrap();
         assert_eq!((t.read, t.valid, t.rejected), (4, 3, 1));
-        assert!(out[0].done && out[0].values.is_empty() && out[0].rows == 0);
+        assert!(out[0].done && out[0].params.is_empty() && out[0].rows == 0);
         assert!(!out[1].done);
         assert_eq!((out[1].rows, out[1].rejects.len()), (1, 1));
     }
 
     #[test]
     fn statements_are_cut_by_size() {
-        let text = "x".repeat(1 << 20);
+        let text = "x".repeat(300 << 10);
         let line =
             format!(r#"{{"reviewerID":"A","asin":"B","unixReviewTime":1,"reviewText":"{text}"}}"#);
         let input = format!("{line}\n").repeat(6);
         let (_, batches) = collect(input.as_bytes(), 100);
         assert_eq!(batches[0].rows, 6);
-        assert!(batches[0].values.len() >= 2);
-        assert!(batches[0]
-            .values
-            .iter()
-            .all(|v| v.len() < STATEMENT_BUDGET_BYTES + (2 << 20)));
+        assert_eq!(batches[0].statements, [4, 2]);
+        assert_eq!(batches[0].params.len(), 6 * sql::ROW_PARAMS);
+        let short = format!("{GOOD}\n").repeat(2 * STATEMENT_ROWS + 3);
+        let (_, batches) = collect(short.as_bytes(), 1000);
+        assert_eq!(batches[0].statements, [STATEMENT_ROWS, STATEMENT_ROWS, 3]);
+        assert_eq!(batches[0].lines[STATEMENT_ROWS], STATEMENT_ROWS as u64 + 1);
     }
 
     #[test]

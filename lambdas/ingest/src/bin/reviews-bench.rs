@@ -151,7 +151,7 @@ async fn main() {
         bytes as f64 / args.rows as f64
     );
 
-    // Parse alone, one core: split lines, parse and validate JSON, render SQL values.
+    // Parse alone, one core: split lines, parse and validate JSON, build the statements' parameters.
     let started = Instant::now();
     let done = HashSet::new();
     let opts = BatchOptions {
@@ -164,7 +164,7 @@ async fn main() {
     let parse_s = started.elapsed().as_secs_f64();
     assert_eq!(totals.valid as usize, args.rows);
     println!(
-        "parse only (one core, JSON + validation + SQL rendering): {:.0} MB/s, {:.0} rows/s",
+        "parse only (one core, JSON + validation + parameters): {:.0} MB/s, {:.0} rows/s",
         bytes as f64 / 1e6 / parse_s,
         args.rows as f64 / parse_s
     );
@@ -802,11 +802,11 @@ impl Report {
             .collect();
         let settings = format!(
             "{} generated reviews (about 650 bytes each); {} interleaved repetitions, medians; \
-             ingest: batches of {} lines, statements of at most {} KiB; naive: {} rows",
+             ingest: batches of {} lines, prepared statements of at most {} rows; naive: {} rows",
             args.rows,
             args.reps,
             args.batch_size,
-            reviews::parser::STATEMENT_BUDGET_BYTES >> 10,
+            reviews::parser::STATEMENT_ROWS,
             args.naive_rows.min(args.rows),
         );
         let mut text = String::new();
