@@ -15,6 +15,7 @@ from moto.rds.models import DBCluster, GlobalCluster
 from moto.rds.responses import RDSResponse
 
 from .rds import (
+    _backends,
     _forwarding_status,
     detach,
     find_global_cluster,
@@ -22,6 +23,7 @@ from .rds import (
     global_cluster_of,
     rds_endpoints,
 )
+from .rds_database import drop_database_in_stand_in
 from .util import cfn_bool
 
 
@@ -266,12 +268,24 @@ def delete_db_cluster(
     # moto only looks for the global cluster in the deleting Region's backend, so a member
     # outside us-east-1 stayed listed after its deletion. Leave it first, wherever it is.
     cluster = self.clusters.get(cluster_identifier)
+    family = global_cluster_of(cluster) if cluster is not None else None
     if cluster is not None and not cluster.deletion_protection and not cluster.members:
-        global_cluster = global_cluster_of(cluster)
-        if global_cluster is not None:
-            detach(global_cluster, cluster)
+        if family is not None:
+            detach(family, cluster)
     deleted = _moto_delete_db_cluster(self, cluster_identifier, snapshot_name)
     rds_endpoints().unregister(deleted)  # its listeners stop
+    # Its data goes with it (rds_database.drop_database_in_stand_in), unless another cluster
+    # still holds the same database: the stand-in's clusters share one MariaDB, and a
+    # secondary (created without a DatabaseName) holds its global cluster's.
+    name = getattr(deleted, "database_name", None)
+    shared = any(
+        other.database_name == name
+        for backend in _backends(self.account_id).values()
+        for other in backend.clusters.values()
+        if other is not deleted
+    )
+    if name and not shared and not (family is not None and family.members):
+        drop_database_in_stand_in(name)
     # AWS deletes a cluster's automated backups with it; moto kept them, so a cluster
     # created again with the same name in the same minute collided with its old
     # `rds:<cluster>-<minute>` snapshot.

@@ -40,3 +40,27 @@ def create_master_user_in_stand_in(username: str, password: str, database: str |
         raise InvalidParameterValue(
             f"the stand-in database at {address} refused the master user: {done.stderr.strip()}"
         )
+
+
+def drop_database_in_stand_in(database: str) -> None:
+    """Deleting an Aurora cluster deletes its data (a final snapshot is a copy kept outside
+    it, restored only by a new cluster made from it: Aurora user guide, "Deleting Aurora DB
+    clusters and DB instances"), so a cluster created again starts empty. The MariaDB that
+    stands in for every cluster drops the database that the deleted cluster held, or a
+    `deploy destroy` then `deploy up` found the old rows and ledger there."""
+    address = os.environ.get("MOTO_PLUGIN_MARIADB")
+    if not address:
+        return
+    host, port = address.rsplit(":", 1)
+    quoted = "`" + database.replace("`", "``") + "`"
+    done = subprocess.run(
+        ["mariadb", "--no-defaults", "--protocol=tcp", "-h", host, "-P", port, "-uroot"],
+        # A connection left in a transaction on it would hold the drop for lock_wait_timeout
+        # (a day by default): 20 s, then the deletion fails and says why.
+        input=f"SET SESSION lock_wait_timeout = 20;\nDROP DATABASE IF EXISTS {quoted};\n",
+        text=True, capture_output=True, timeout=60,
+    )
+    if done.returncode != 0:
+        raise InvalidParameterValue(
+            f"the stand-in database at {address} could not drop {database}: {done.stderr.strip()}"
+        )
