@@ -208,7 +208,8 @@ def _quiet_dir(root: Path, bin_name: str) -> Path:
     even with --ignore-changes (which filters the events after receiving them: cargo-lambda
     1.9, crates/cargo-lambda-watch/src/watcher.rs and watcher/ignore.rs). In the repository
     root that is every write of MariaDB's files and the functions' logs under .local/,
-    received by every watcher: 11 s of CPU in `make demo-large`'s 19 s. The function's own
+    received by every watcher (strace, one watcher, a run of 10 files: 45,270 system calls,
+    9,615 of them stat; here: about 950, none). The function's own
     package directory holds only its sources, and is under the root, so cargo finds the same
     configuration there; --manifest-path keeps the workspace's package set, so the watcher's
     `cargo run` finds what `cargo build` built."""
