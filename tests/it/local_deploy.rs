@@ -204,7 +204,7 @@ async fn up_twice_change_one_setting_destroy_fail_loudly_recover_destroy_twice()
 
     // 3. One pipeline setting: `diff` shows that only the pipeline stacks would change,
     // and changes nothing; then `up` updates only them.
-    environment.edit("batch_size: 500", "batch_size: 250");
+    environment.edit("batch_size: 1000", "batch_size: 250");
     let lambdas = lambda_dir();
     let diff: Value = serde_json::from_slice(
         &succeed(&[
