@@ -149,29 +149,14 @@ pub async fn put_file(
                     .build(),
             );
         }
-        s3.complete_multipart_upload()
-            .bucket(bucket)
-            .key(key)
-            .upload_id(&upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
-            .send()
+        complete_upload(&s3, bucket, key, &upload_id, parts, false)
             .await
             .map_err(api_error)?;
         anyhow::Ok(())
     }
     .await;
     if let Err(error) = result {
-        let _ = s3
-            .abort_multipart_upload()
-            .bucket(bucket)
-            .key(key)
-            .upload_id(&upload_id)
-            .send()
-            .await;
+        abort_upload(&s3, bucket, key, &upload_id).await;
         return Err(error)
             .with_context(|| format!("uploading {} to s3://{bucket}/{key}", path.display()));
     }
@@ -325,32 +310,57 @@ async fn copy_in_parts(
             start = end + 1;
             number += 1;
         }
-        s3.complete_multipart_upload()
-            .bucket(bucket)
-            .key(to)
-            .upload_id(&upload_id)
-            .if_none_match("*")
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
-            .send()
+        complete_upload(s3, bucket, to, &upload_id, parts, true)
             .await
             .map_err(|e| (e.raw_response().map(|r| r.status().as_u16()), api_error(e)))?;
         Ok(())
     }
     .await;
     if copied.is_err() {
-        let _ = s3
-            .abort_multipart_upload()
-            .bucket(bucket)
-            .key(to)
-            .upload_id(&upload_id)
-            .send()
-            .await;
+        abort_upload(s3, bucket, to, &upload_id).await;
     }
     copied
+}
+
+/// Completes a multipart upload from its parts; with `only_if_new`, only if the key is
+/// still free (`If-None-Match: *`).
+async fn complete_upload(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    parts: Vec<CompletedPart>,
+    only_if_new: bool,
+) -> Result<
+    aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput,
+    aws_sdk_s3::error::SdkError<
+        aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadError,
+    >,
+> {
+    s3.complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .set_if_none_match(only_if_new.then(|| "*".to_string()))
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+}
+
+/// Aborts an unfinished multipart upload, so its parts are not kept (and billed); a failure
+/// to abort leaves the error that made us abort as the one reported.
+async fn abort_upload(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, upload_id: &str) {
+    let _ = s3
+        .abort_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .send()
+        .await;
 }
 
 /// CopySource is `bucket/key` URL-encoded; `/` stays as it is.
