@@ -9,7 +9,7 @@
 //! text protocol; the session sets `sql_mode` itself (without `NO_BACKSLASH_ESCAPES`) and
 //! `utf8mb4`, which is what makes the escaping below sound.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
 use mysql_async::Value;
 
@@ -33,11 +33,15 @@ pub fn insert_reviews_prefix() -> String {
     format!("INSERT INTO reviews ({REVIEW_COLUMNS}) VALUES ")
 }
 
+/// Writes `s`: the sinks here are a `String` and a [`Measure`], which never fail.
+fn put(out: &mut impl fmt::Write, s: &str) {
+    let _ = out.write_str(s);
+}
+
 /// Appends `'text'` with MySQL string-literal escaping (as `mysql_real_escape_string` does for
 /// utf8mb4, where no multi-byte sequence contains a backslash or a quote).
-pub fn push_str_literal(out: &mut String, s: &str) {
-    out.reserve(s.len() + 2);
-    out.push('\'');
+pub fn push_str_literal(out: &mut impl fmt::Write, s: &str) {
+    put(out, "'");
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
@@ -52,58 +56,72 @@ pub fn push_str_literal(out: &mut String, s: &str) {
             _ => continue,
         };
         // Every byte matched above is ASCII, so `i` is a char boundary.
-        out.push_str(&s[start..i]);
-        out.push_str(esc);
+        put(out, &s[start..i]);
+        put(out, esc);
         start = i + 1;
     }
-    out.push_str(&s[start..]);
-    out.push('\'');
+    put(out, &s[start..]);
+    put(out, "'");
 }
 
-pub fn push_opt_str(out: &mut String, s: Option<&str>) {
+pub fn push_opt_str(out: &mut impl fmt::Write, s: Option<&str>) {
     match s {
         Some(s) => push_str_literal(out, s),
-        None => out.push_str("NULL"),
+        None => put(out, "NULL"),
     }
 }
 
 /// Appends `(…)` for one review. `region_and_key` is the already-escaped
 /// `'region', 'key'` tail shared by every row of a file.
-pub fn push_review_values(out: &mut String, r: &ReviewRecord<'_>, region_and_key: &str) {
-    out.push('(');
+pub fn push_review_values(out: &mut impl fmt::Write, r: &ReviewRecord<'_>, region_and_key: &str) {
+    put(out, "(");
     push_str_literal(out, &r.reviewer_id);
-    out.push(',');
+    put(out, ",");
     push_str_literal(out, &r.asin);
     let _ = write!(out, ",{},", r.unix_review_time);
     push_opt_str(out, r.reviewer_name.as_deref());
-    out.push(',');
+    put(out, ",");
     push_opt_str(out, r.review_text.as_deref());
-    out.push(',');
+    put(out, ",");
     push_opt_str(out, r.summary.as_deref());
     match r.overall {
         Some(o) => {
             let _ = write!(out, ",{o},");
         }
-        None => out.push_str(",NULL,"),
+        None => put(out, ",NULL,"),
     }
-    out.push_str(match r.verified {
-        Some(true) => "1,",
-        Some(false) => "0,",
-        None => "NULL,",
-    });
+    put(
+        out,
+        match r.verified {
+            Some(true) => "1,",
+            Some(false) => "0,",
+            None => "NULL,",
+        },
+    );
     push_opt_str(out, r.review_date.as_deref());
     match r.vote {
         Some(v) => {
             let _ = write!(out, ",{v},");
         }
-        None => out.push_str(",NULL,"),
+        None => put(out, ",NULL,"),
     }
     push_opt_str(out, r.style);
-    out.push(',');
+    put(out, ",");
     push_opt_str(out, r.image);
-    out.push(',');
-    out.push_str(region_and_key);
-    out.push(')');
+    put(out, ",");
+    put(out, region_and_key);
+    put(out, ")");
+}
+
+/// Counts the bytes of SQL written to it, without keeping them.
+#[derive(Default)]
+struct Measure(usize);
+
+impl fmt::Write for Measure {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0 += s.len();
+        Ok(())
+    }
 }
 
 /// The prepared `INSERT` of `rows` reviews of one object: [`ROW_PARAMS`] placeholders a row,
@@ -139,48 +157,14 @@ pub fn push_review_params(out: &mut Vec<Value>, r: &ReviewRecord<'_>) {
     out.push(text(r.image));
 }
 
-/// The length of what [`push_review_values`] would write for this review, without writing it:
+/// The length of what [`push_review_values`] writes for this review, without keeping it:
 /// batches are cut by this measure, and must be cut where an attempt by an earlier version
 /// of the writer (which sent the literals) cut them, so that a resumed object's committed
 /// batches line up (see `parser::parse_batches`).
 pub fn review_values_len(r: &ReviewRecord<'_>, region_and_key: &str) -> usize {
-    fn literal(s: &str) -> usize {
-        let escaped = s
-            .bytes()
-            .filter(|&b| matches!(b, 0 | b'\n' | b'\r' | b'\\' | b'\'' | b'"' | 0x1a))
-            .count();
-        s.len() + escaped + 2
-    }
-    fn opt(s: Option<&str>) -> usize {
-        s.map_or(4, literal)
-    }
-    fn shown(v: impl std::fmt::Display) -> usize {
-        struct Count(usize);
-        impl std::fmt::Write for Count {
-            fn write_str(&mut self, s: &str) -> std::fmt::Result {
-                self.0 += s.len();
-                Ok(())
-            }
-        }
-        let mut c = Count(0);
-        let _ = write!(c, "{v}");
-        c.0
-    }
-    // The parentheses, the 12 commas before the tail (which holds its own), and each value.
-    2 + 12
-        + literal(&r.reviewer_id)
-        + literal(&r.asin)
-        + shown(r.unix_review_time)
-        + opt(r.reviewer_name.as_deref())
-        + opt(r.review_text.as_deref())
-        + opt(r.summary.as_deref())
-        + r.overall.map_or(4, shown)
-        + r.verified.map_or(4, |_| 1)
-        + opt(r.review_date.as_deref())
-        + r.vote.map_or(4, shown)
-        + opt(r.style)
-        + opt(r.image)
-        + region_and_key.len()
+    let mut measure = Measure::default();
+    push_review_values(&mut measure, r, region_and_key);
+    measure.0
 }
 
 /// One row's parameters as the SQL tuple they stand for, to show a row the server refused.
