@@ -44,6 +44,17 @@ def _backends(account_id: str) -> dict[str, Any]:
     return {region: accounts[region] for region in list(dict.keys(accounts))}
 
 
+def database_held(account_id: str, name: str, but: DBCluster | None = None) -> bool:
+    """Whether a cluster (other than `but`) holds the database `name`: the stand-in's
+    clusters share one MariaDB (rds_database.py)."""
+    return any(
+        cluster.database_name == name
+        for backend in _backends(account_id).values()
+        for cluster in backend.clusters.values()
+        if cluster is not but
+    )
+
+
 def find_global_cluster(account_id: str, identifier: str) -> GlobalCluster:
     """By identifier or ARN, in whichever Region's backend holds it."""
     wanted = identifier.lower()

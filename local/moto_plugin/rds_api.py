@@ -15,8 +15,8 @@ from moto.rds.models import DBCluster, GlobalCluster
 from moto.rds.responses import RDSResponse
 
 from .rds import (
-    _backends,
     _forwarding_status,
+    database_held,
     detach,
     find_global_cluster,
     find_member,
@@ -278,13 +278,9 @@ def delete_db_cluster(
     # still holds the same database: the stand-in's clusters share one MariaDB, and a
     # secondary (created without a DatabaseName) holds its global cluster's.
     name = getattr(deleted, "database_name", None)
-    shared = any(
-        other.database_name == name
-        for backend in _backends(self.account_id).values()
-        for other in backend.clusters.values()
-        if other is not deleted
-    )
-    if name and not shared and not (family is not None and family.members):
+    if name and not database_held(self.account_id, name, but=deleted) and not (
+        family is not None and family.members
+    ):
         drop_database_in_stand_in(name)
     # AWS deletes a cluster's automated backups with it; moto kept them, so a cluster
     # created again with the same name in the same minute collided with its old

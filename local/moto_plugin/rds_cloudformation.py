@@ -17,12 +17,13 @@ from .cfn_model import CfnModel, Request
 from .rds import (
     GLOBAL_REGION,
     _backends,
+    database_held,
     detach,
     find_global_cluster,
     global_cluster_of,
     rds_endpoints,
 )
-from .rds_database import create_master_user_in_stand_in
+from .rds_database import create_master_user_in_stand_in, drop_database_in_stand_in
 from .util import cfn_bool, cfn_int, name_of
 
 
@@ -304,6 +305,14 @@ class CfnDBCluster(CfnModel, CloudFormationModel):
             if props.get(prop):
                 kwargs_[key] = props[prop]
         kwargs_ = {k: v for k, v in kwargs_.items() if v is not None}
+        database = props.get("DatabaseName")
+        joining = global_cluster is not None and global_cluster.members
+        if database and not joining and not database_held(request.account_id, database):
+            # A new cluster starts empty (Aurora user guide, "Creating an Amazon Aurora DB
+            # cluster": DatabaseName is created in it). The MariaDB standing in for every
+            # cluster outlives moto's memory: a `make local-down` and `local-up` left the
+            # database of a cluster the new moto never had, with its rows and its ledger.
+            drop_database_in_stand_in(database)
         backend.create_db_cluster(kwargs_)
         if props.get("MasterUsername") and props.get("MasterUserPassword"):
             create_master_user_in_stand_in(

@@ -1,6 +1,8 @@
-"""A deleted cluster's data goes with it, as on AWS: the MariaDB that stands in for every
-cluster drops the database the last cluster holding it held, so `deploy destroy` then
-`deploy up` starts empty. Needs the MariaDB of `make local-up` (DEPLOY_TEST_MYSQL_URL)."""
+"""A deleted cluster's data goes with it, and a new cluster starts empty, as on AWS: the
+MariaDB that stands in for every cluster drops the database the last cluster holding it
+held, so `deploy destroy` then `deploy up` starts empty, and a database no cluster holds
+(left by a moto that was stopped) is not a new cluster's. Needs the MariaDB of
+`make local-up` (DEPLOY_TEST_MYSQL_URL)."""
 
 import os
 import subprocess
@@ -62,3 +64,22 @@ def test_the_last_cluster_holding_a_database_takes_its_data_along(stand_in):
     deploy(primary_cfn, "app-db", PRIMARY, {"GlobalClusterId": "app-global"})
     assert database_exists(url)
     assert sql(url, f"SHOW TABLES IN `{DATABASE}`").stdout.strip() == ""
+
+
+def test_a_new_cluster_starts_empty_where_a_stopped_moto_left_data(stand_in):
+    url, client = stand_in
+    # What a moto stopped with its cluster alive leaves behind: the database, no cluster.
+    left = sql(url, f"CREATE DATABASE `{DATABASE}`; CREATE TABLE `{DATABASE}`.rows_left (id INT); "
+                    f"INSERT INTO `{DATABASE}`.rows_left VALUES (1)")
+    assert left.returncode == 0, left.stderr
+    primary_cfn, secondary_cfn = client("cloudformation"), client("cloudformation", "us-east-2")
+    deploy(primary_cfn, "app-global", GLOBAL)
+    deploy(primary_cfn, "app-db", PRIMARY, {"GlobalClusterId": "app-global"})
+    assert database_exists(url)
+    assert sql(url, f"SHOW TABLES IN `{DATABASE}`").stdout.strip() == ""
+
+    # The secondary joins the primary's data: nothing is dropped.
+    created = sql(url, f"CREATE TABLE `{DATABASE}`.rows_kept (id INT)")
+    assert created.returncode == 0, created.stderr
+    deploy(secondary_cfn, "app-db-us-east-2", SECONDARY, {"GlobalClusterId": "app-global"})
+    assert sql(url, f"SHOW TABLES IN `{DATABASE}`").stdout.strip() == "rows_kept"
