@@ -27,6 +27,9 @@ invoke's build and start) and never retries by itself: the state machine's Retry
 A Task's own `Credentials.RoleArn` is assumed the same way (by the service, not by the
 state machine's role as AWS chains it). StartExecution without a name gets a UUID, as on
 AWS (moto named every such execution "None", so a second one collided).
+
+Speed only: the engine parsed a JSONPath (a parser built anew each time) at every use; the
+parsed paths are kept, as the same few recur for every item of a Map.
 """
 
 from __future__ import annotations
@@ -413,8 +416,20 @@ def install() -> None:
             _clients.clear()
 
     MotoAPIBackend.reset = reset
+    _cache_json_paths()
     _install_retry_and_tolerance()
     _iterative_map_workers()
+
+
+def _cache_json_paths() -> None:
+    import functools
+
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    # A parsed path is never changed by finding or updating with it: one can be shared.
+    for module in (json_path, result_path):
+        module.parse = functools.lru_cache(maxsize=1024)(module.parse)
 
 
 def _install_retry_and_tolerance() -> None:
