@@ -647,21 +647,34 @@ class _TlsStream:
                 raise EOFError
 
     def recv(self, n: int) -> bytes:
+        """Up to n bytes: all that the records received so far hold (a TLS record holds at
+        most 16 KiB, so one read a record made the relay loop 16 times a statement of 256
+        KiB); waits only when there is nothing."""
         while True:
+            parts: list[bytes] = []
+            size = 0
+            ended = False
             with self._lock:
-                try:
-                    data: bytes | None = self._tls.read(n)
-                except ssl.SSLWantReadError:
-                    data = None
-                except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
-                    data = b""
+                while size < n:
+                    try:
+                        data = self._tls.read(n - size)
+                    except ssl.SSLWantReadError:
+                        break
+                    except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                        ended = True
+                        break
+                    if not data:
+                        ended = True
+                        break
+                    parts.append(data)
+                    size += len(data)
                 pending = self._outgoing.pending
             if pending:  # e.g. an answer to the peer's key update
                 with self._send_lock:
                     self._flush()
-            if data is not None:
-                return data
-            if not self._feed():
+            if parts:
+                return parts[0] if len(parts) == 1 else b"".join(parts)
+            if ended or not self._feed():
                 return b""
 
     def sendall(self, data: bytes) -> None:
