@@ -9,6 +9,9 @@
   s3:GetObjectVersion for a versionId) on it, and a missing source is NoSuchKey only with
   s3:ListBucket on the source bucket. moto checked only s3:PutObject on the destination.
 
+Speed only, same answers: a copy of a single-part object takes the source's ETag (moto
+hashed the same bytes again: 10 ms for each 6.4 MB file the demo moves).
+
 A server without enforcement behaves as moto does (and its request counter is untouched).
 """
 
@@ -18,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from moto.s3.exceptions import MissingKey, S3AccessDeniedError
+from moto.s3.models import FakeKey, S3Backend
 from moto.s3.responses import S3Response
 
 from .iam import enforcing
@@ -103,8 +107,23 @@ def _checking_source(original):
     return copy
 
 
+def _keeping_etag(original):
+    def copy_object(self: S3Backend, src_key: FakeKey, dest_bucket_name: str,
+                    dest_key_name: str, *args: Any, **kwargs: Any):
+        result = original(self, src_key, dest_bucket_name, dest_key_name, *args, **kwargs)
+        # The MD5 of the same bytes; a multipart source's ETag is not its bytes' MD5.
+        if not src_key.multipart and src_key._etag:
+            copied = self.get_bucket(dest_bucket_name).keys.get(dest_key_name)
+            if copied is not None and copied._etag is None and copied.size == src_key.size:
+                copied._etag = src_key._etag
+        return result
+
+    return copy_object
+
+
 def install() -> None:
     S3Response.head_object = _head_object(S3Response.head_object)
     S3Response._get_key = _get_key(S3Response._get_key)
     S3Response.copy_object = _checking_source(S3Response.copy_object)
     S3Response.upload_part_copy = _checking_source(S3Response.upload_part_copy)
+    S3Backend.copy_object = _keeping_etag(S3Backend.copy_object)
