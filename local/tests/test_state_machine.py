@@ -43,8 +43,8 @@ def definition(tmp_path_factory) -> str:
     """The state machine's ASL as `deploy render` writes it into the pipeline template."""
     work = tmp_path_factory.mktemp("render")
     source = (REPO / "environments/local.yaml").read_text()
-    environment = source.replace("max_concurrency: 4", "max_concurrency: 1")
-    assert environment != source, "environments/local.yaml no longer sets max_concurrency: 4"
+    environment = source.replace("max_concurrency: 6", "max_concurrency: 1")
+    assert environment != source, "environments/local.yaml no longer sets max_concurrency: 6"
     (work / "sfn.yaml").write_text(environment)
     # DEPLOY_BIN: the binary `make test` has just built with the rest of the workspace.
     # Otherwise cargo run, so the renderer is this checkout's (it builds `deploy` alone,

@@ -59,7 +59,7 @@ async fn a_reservation_lambda_would_refuse_is_refused_before_any_stack() {
         .unwrap()
         .unreserved_concurrent_executions()
         .unwrap();
-    // Leaves 102 unreserved: dbprocess's 4 (pipeline.max_concurrency) would leave 98.
+    // Leaves 102 unreserved: dbprocess's 6 (pipeline.max_concurrency) would leave 96.
     let cfn = aws.cloudformation(REGION);
     let stack = "deploy-test-concurrency-eater";
     cfn.create_stack()
@@ -80,7 +80,7 @@ async fn a_reservation_lambda_would_refuse_is_refused_before_any_stack() {
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("regions.secondary[0] (us-east-2): Lambda has 102 of its 1000 concurrent executions unreserved here, and keeps 100 of them unreserved; dbprocess reserves pipeline.max_concurrency (4). Ask for a higher quota (Service Quotas: AWS Lambda, Concurrent executions) or lower pipeline.max_concurrency to 2"),
+        stderr.contains("regions.secondary[0] (us-east-2): Lambda has 102 of its 1000 concurrent executions unreserved here, and keeps 100 of them unreserved; dbprocess reserves pipeline.max_concurrency (6). Ask for a higher quota (Service Quotas: AWS Lambda, Concurrent executions) or lower pipeline.max_concurrency to 2"),
         "{stderr}"
     );
     // Nothing was made.

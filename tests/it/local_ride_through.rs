@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 fn environment(dir: &Path, name: &str) -> (String, Environment) {
     let path = environment_named(dir, name);
     let text = std::fs::read_to_string(&path).unwrap().replacen(
-        "max_concurrency: 4",
+        "max_concurrency: 6",
         "max_concurrency: 2\n  files_per_batch: 4",
         1,
     );

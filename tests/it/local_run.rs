@@ -21,7 +21,7 @@ fn environment_file(dir: &Path) -> PathBuf {
         .unwrap()
         // Several batches per Region, two files at a time.
         .replacen(
-            "max_concurrency: 4",
+            "max_concurrency: 6",
             "max_concurrency: 2\n  files_per_batch: 3",
             1,
         );
