@@ -48,6 +48,7 @@ Each part lives in its own module and has its own test under local/tests/:
 - awslambda: with MOTO_PLUGIN_LAMBDA_WORKSPACE, Invoke runs the function's real code on
   cargo-lambda with its role's credentials; the simple (no Docker) Lambda backend can
   answer a queued function error or service error, and lists the invocations it answered.
+- server: moto's own request dispatch without a directory listing per request.
 - stepfunctions: the engine calls as the state machine's role; CloudFormation state
   machines run (DefinitionSubstitutions); Retry waits recorded, and shortened when
   MOTO_PLUGIN_RETRY_SLEEP_SCALE says.
@@ -86,9 +87,11 @@ def install() -> None:
         s3,
         s3_cloudformation,
         secretsmanager,
+        server,
         stepfunctions,
     )
 
+    server.install()
     cloudwatch.install()
     ec2.install()
     # After cloudwatch: it wraps the CBOR route. Seeds the administrator.
