@@ -297,6 +297,13 @@ pub struct Pipeline {
     #[schemars(range(min = 1, max = 100))]
     pub max_concurrency: u32,
 
+    /// Database connections each file is written over at once (dbprocess's writers, each
+    /// with its own batches in flight). A Region opens up to `max_concurrency` times this
+    /// many; on a writer with few cores more of them contend rather than write faster.
+    #[serde(default = "default_writers_per_file")]
+    #[schemars(range(min = 1, max = 8))]
+    pub writers_per_file: u32,
+
     /// Files listed per loop of the state machine.
     #[serde(default = "default_files_per_batch")]
     #[schemars(range(min = 1, max = 1000))]
@@ -376,6 +383,7 @@ impl Default for Pipeline {
             reports_prefix: default_reports_prefix(),
             batch_size: default_batch_size(),
             max_concurrency: default_max_concurrency(),
+            writers_per_file: default_writers_per_file(),
             files_per_batch: default_files_per_batch(),
             architecture: Architecture::default(),
             memory_mb: default_memory_mb(),
@@ -594,6 +602,9 @@ fn default_batch_size() -> u32 {
 }
 fn default_max_concurrency() -> u32 {
     5
+}
+fn default_writers_per_file() -> u32 {
+    2
 }
 fn default_files_per_batch() -> u32 {
     100

@@ -98,7 +98,7 @@ fn unknown_field_suggests_the_known_one() {
 fn unknown_field_without_a_near_match_lists_the_known_fields() {
     assert_invalid(
         &base_with("  max_concurrency: 5", "  max_concurrency: 5\n  colour: blue"),
-        "env.yaml:18:3: pipeline.colour: unknown field `colour`\n  hint: known fields: pending_prefix, completed_prefix, failed_prefix, reports_prefix, batch_size, max_concurrency, files_per_batch, architecture, memory_mb, timeout_seconds, log_retention_days, schedule\n",
+        "env.yaml:18:3: pipeline.colour: unknown field `colour`\n  hint: known fields: pending_prefix, completed_prefix, failed_prefix, reports_prefix, batch_size, max_concurrency, writers_per_file, files_per_batch, architecture, memory_mb, timeout_seconds, log_retention_days, schedule\n",
     );
 }
 
@@ -255,12 +255,15 @@ fn unknown_write_forwarding_consistency() {
 
 #[test]
 fn batch_size_and_concurrency_out_of_range() {
-    let text = base_with("batch_size: 500", "batch_size: 0")
-        .replace("max_concurrency: 5", "max_concurrency: 1000");
+    let text = base_with("batch_size: 500", "batch_size: 0").replace(
+        "max_concurrency: 5",
+        "max_concurrency: 1000\n  writers_per_file: 0",
+    );
     assert_invalid(
         &text,
         "env.yaml:16:15: pipeline.batch_size: 0 is out of range: batch_size must be from 1 to 5000\n\
-         env.yaml:17:20: pipeline.max_concurrency: 1000 is out of range: max_concurrency must be from 1 to 100\n",
+         env.yaml:17:20: pipeline.max_concurrency: 1000 is out of range: max_concurrency must be from 1 to 100\n\
+         env.yaml:18:21: pipeline.writers_per_file: 0 is out of range: writers_per_file must be from 1 to 8\n",
     );
 }
 
