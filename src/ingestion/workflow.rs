@@ -233,6 +233,7 @@ pub async fn run_execution(
         rejects: Vec::new(),
         failures: Vec::new(),
     };
+    let mut interval = poll_interval;
     loop {
         let described = sfn
             .describe_execution()
@@ -268,8 +269,17 @@ pub async fn run_execution(
             }
             return Ok(run);
         }
-        tokio::time::sleep(poll_interval).await;
+        tokio::time::sleep(interval).await;
+        interval = next_poll(interval, poll_interval);
     }
+}
+
+/// The wait before the next look at a running execution: the first looks come at the
+/// stand-in's quick `poll_interval`, so a short run is seen ending at once; a long one is
+/// looked at once a second (never less often than `poll_interval` on AWS, 5 s). Each look
+/// is a DescribeExecution, and make demo-large's two 13 s runs made 130 of them.
+fn next_poll(interval: Duration, poll_interval: Duration) -> Duration {
+    (interval * 3 / 2).min(poll_interval.max(Duration::from_secs(1)))
 }
 
 /// Starts an execution for a listing, or joins the one already running for it. Step
@@ -330,6 +340,19 @@ fn execution_arn(state_machine: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn polls_back_off_to_once_a_second_and_never_below_the_interval() {
+        let local = Duration::from_millis(200);
+        let mut waits = vec![local];
+        for _ in 0..6 {
+            waits.push(next_poll(*waits.last().unwrap(), local));
+        }
+        let millis: Vec<u128> = waits.iter().map(Duration::as_millis).collect();
+        assert_eq!(millis, [200, 300, 450, 675, 1000, 1000, 1000]);
+        let aws = Duration::from_secs(5);
+        assert_eq!(next_poll(aws, aws), aws);
+    }
 
     fn file(key: &str, etag: &str) -> PendingFile {
         PendingFile {
