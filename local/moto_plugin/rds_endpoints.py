@@ -614,7 +614,8 @@ class _TlsStream:
         )
         self._lock = threading.Lock()  # the SSLObject and its BIOs
         self._send_lock = threading.Lock()  # records go out in the order they were made
-        # Where the reading thread's socket reads and decrypted reads land (see _receive).
+        # Where socket reads and decrypted reads land: one thread reads a stream (the client
+        # loop the client's, the relay MariaDB's), so a buffer each is enough.
         self._ciphertext = memoryview(bytearray(CHUNK))
         self._plaintext = memoryview(bytearray(CHUNK))
         if received:
