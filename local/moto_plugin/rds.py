@@ -44,9 +44,18 @@ def _backends(account_id: str) -> dict[str, Any]:
     return {region: accounts[region] for region in list(dict.keys(accounts))}
 
 
-def database_held(account_id: str, name: str, but: DBCluster | None = None) -> bool:
-    """Whether a cluster (other than `but`) holds the database `name`: the stand-in's
-    clusters share one MariaDB (rds_database.py)."""
+def database_held(
+    account_id: str,
+    name: str,
+    global_cluster: GlobalCluster | None = None,
+    but: DBCluster | None = None,
+) -> bool:
+    """Whether something other than the cluster `but` holds the database `name`, so the
+    stand-in must keep it: a cluster of that DatabaseName (the stand-in's clusters share one
+    MariaDB, rds_database.py), or a member of `global_cluster` (a secondary, created without
+    a DatabaseName, holds its global cluster's)."""
+    if global_cluster is not None and global_cluster.members:
+        return True
     return any(
         cluster.database_name == name
         for backend in _backends(account_id).values()

@@ -275,12 +275,9 @@ def delete_db_cluster(
     deleted = _moto_delete_db_cluster(self, cluster_identifier, snapshot_name)
     rds_endpoints().unregister(deleted)  # its listeners stop
     # Its data goes with it (rds_database.drop_database_in_stand_in), unless another cluster
-    # still holds the same database: the stand-in's clusters share one MariaDB, and a
-    # secondary (created without a DatabaseName) holds its global cluster's.
+    # still holds the same database.
     name = getattr(deleted, "database_name", None)
-    if name and not database_held(self.account_id, name, but=deleted) and not (
-        family is not None and family.members
-    ):
+    if name and not database_held(self.account_id, name, family, but=deleted):
         drop_database_in_stand_in(name)
     # AWS deletes a cluster's automated backups with it; moto kept them, so a cluster
     # created again with the same name in the same minute collided with its old

@@ -306,8 +306,7 @@ class CfnDBCluster(CfnModel, CloudFormationModel):
                 kwargs_[key] = props[prop]
         kwargs_ = {k: v for k, v in kwargs_.items() if v is not None}
         database = props.get("DatabaseName")
-        joining = global_cluster is not None and global_cluster.members
-        if database and not joining and not database_held(request.account_id, database):
+        if database and not database_held(request.account_id, database, global_cluster):
             # A new cluster starts empty (Aurora user guide, "Creating an Amazon Aurora DB
             # cluster": DatabaseName is created in it). The MariaDB standing in for every
             # cluster outlives moto's memory: a `make local-down` and `local-up` left the
