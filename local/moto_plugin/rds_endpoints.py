@@ -723,12 +723,16 @@ class _Reader:
                 raise EOFError
             self.buf += chunk
 
-    def take(self, n: int) -> bytes:
-        self._fill(n)
+    def _pop(self, n: int) -> bytes:
+        """The first n buffered bytes, taken out."""
         with memoryview(self.buf) as view:  # one copy, not a slice's and then bytes'
             data = bytes(view[:n])
         del self.buf[:n]
         return data
+
+    def take(self, n: int) -> bytes:
+        self._fill(n)
+        return self._pop(n)
 
     def take_some(self, n: int) -> bytes:
         """Between 1 and n bytes: what is buffered, else one recv."""
@@ -740,10 +744,7 @@ class _Reader:
                 return chunk
             self.buf += chunk[n:]
             return chunk[:n]
-        with memoryview(self.buf) as view:
-            data = bytes(view[:n])
-        del self.buf[:n]
-        return data
+        return self._pop(n)
 
     def stream(self, n: int, send) -> None:
         """Pass the next n bytes to `send` (or drop them when send is None)."""
